@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "layerlab 0.1.0");
   app.require_subcommand(1);
   layerlab::cli::add_inspect_command(app);
+  layerlab::cli::add_registered_commands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
