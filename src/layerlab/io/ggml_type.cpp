@@ -6,7 +6,11 @@
 namespace layerlab {
 namespace {
 
-// Block sizes and byte sizes as in ggml's type_traits (ggml/src/ggml.c).
+// Block sizes and byte sizes as in ggml's type_traits (ggml/src/ggml.c) and the block structs
+// of ggml/src/ggml-common.h. Newer types, checked against the structs: NVFP4 = 4 UE4M3 scales +
+// 32 bytes of E2M1 pairs per 64 values; MXFP4 = 1 E8M0 scale + 16 bytes per 32; Q1_0 = f16
+// scale + 1 bit per value over 128; Q2_0 = f16 scale + 2 bits per value over 64 (upstream ggml;
+// a fork's 128-value variant uses other type ids); TQ1_0 = 48 base-3 bytes + 4 + f16 per 256.
 constexpr std::array<GgmlTypeInfo, 36> kTypes = {{
     {GgmlType::F32, "F32", 1, 4},
     {GgmlType::F16, "F16", 1, 2},
@@ -42,7 +46,7 @@ constexpr std::array<GgmlTypeInfo, 36> kTypes = {{
     {GgmlType::MXFP4, "MXFP4", 32, 17},
     {GgmlType::NVFP4, "NVFP4", 64, 36},
     {GgmlType::Q1_0, "Q1_0", 128, 18},
-    {GgmlType::Q2_0, "Q2_0", 128, 34},
+    {GgmlType::Q2_0, "Q2_0", 64, 18},
     {GgmlType::F32, "", 0, 0},  // sentinel, never matched (block_size 0)
 }};
 

@@ -6,6 +6,7 @@
 #include <array>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "layerlab/io/model_file.h"
@@ -16,6 +17,7 @@ enum class Arch { kLlama, kQwen2, kQwen3, kQwen3Moe, kQwen3Next, kQwen35, kQwen3
 enum class MixerKind { kAttention, kLinearAttention };  // softmax attention / Gated DeltaNet
 enum class FfnKind { kDense, kMoe };
 enum class RopeType { kNorm, kNeox, kMrope, kImrope };
+enum class RopeScaling { kNone, kLinear, kYarn, kLongrope };  // rope.scaling.type
 
 struct LayerSpec {
   MixerKind mixer = MixerKind::kAttention;
@@ -45,6 +47,9 @@ struct ModelConfig {
   float rope_freq_base = 10000.0f;
   float rope_freq_scale = 1.0f;
   std::array<int, 4> rope_sections = {0, 0, 0, 0};
+  RopeScaling rope_scaling = RopeScaling::kLinear;  // absent key means linear (factor 1)
+  int rope_n_ctx_orig = 0;         // rope.scaling.original_context_length, default n_ctx_train
+  float rope_attn_factor = 1.0f;   // rope.scaling.attn_factor (YaRN magnitude multiplier)
 
   int n_expert = 0;
   int n_expert_used = 0;
@@ -63,6 +68,13 @@ struct ModelConfig {
 };
 
 std::string_view arch_display_name(Arch arch);
+// general.architecture value -> Arch (kUnknown for anything else).
+Arch arch_from_name(std::string_view name);
+// Stable lower-case names used in `inspect` output and JSON.
+std::string_view mixer_kind_name(MixerKind kind);  // "attention" / "linear_attention"
+std::string_view ffn_kind_name(FfnKind kind);      // "dense" / "moe"
+std::string_view rope_type_name(RopeType type);    // "norm" / "neox" / "mrope" / "imrope"
+std::string_view rope_scaling_name(RopeScaling scaling);  // "none" / "linear" / "yarn" / "longrope"
 // Throws layerlab::Error naming the key for missing or inconsistent hyperparameters, and
 // naming the architecture if it is not one layerlab can describe.
 ModelConfig read_model_config(const ModelFile& file);

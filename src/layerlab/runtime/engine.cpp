@@ -1,0 +1,170 @@
+#include "layerlab/runtime/engine.h"
+
+#include <algorithm>
+#include <string>
+#include <thread>
+
+#include "layerlab/io/error.h"
+#include "layerlab/runtime/forward_dense.h"
+#include "layerlab/runtime/kv_cache.h"
+#include "layerlab/runtime/model_weights.h"
+#include "layerlab/util/thread_pool.h"
+
+namespace layerlab {
+
+std::span<const float> Logits::row(int s, int64_t i) const {
+  if (s < 0 || s >= n_sequences() || i < 0 || i >= n_rows(s))
+    throw Error("logits: no row " + std::to_string(i) + " for sequence " + std::to_string(s));
+  const size_t offset = static_cast<size_t>((first_row_[static_cast<size_t>(s)] + i) * n_vocab_);
+  return {data_.data() + offset, static_cast<size_t>(n_vocab_)};
+}
+
+struct Engine::State {
+  DenseModelWeights weights;
+  DenseModel model;
+  KvCache cache;
+  DenseScratch scratch;
+  DenseBatch batch;
+  ThreadPool pool;
+
+  State(DenseModelWeights w, KvCache c, int threads)
+      : weights(std::move(w)), cache(std::move(c)), pool(threads) {}
+};
+
+namespace {
+
+void check_supported(const ModelConfig& c) {
+  if (c.arch != Arch::kLlama && c.arch != Arch::kQwen2 && c.arch != Arch::kQwen3)
+    throw Error("architecture " + c.arch_name + " is not supported by the dense engine (llama, qwen2, qwen3)");
+  if (c.rope_type != RopeType::kNorm && c.rope_type != RopeType::kNeox)
+    throw Error("architecture " + c.arch_name + ": RoPE type is not supported (only NORM and NEOX)");
+  if (c.rope_scaling == RopeScaling::kYarn || c.rope_scaling == RopeScaling::kLongrope)
+    throw Error("RoPE scaling type " + std::string(rope_scaling_name(c.rope_scaling)) +
+                " is not supported (only none and linear)");
+  if (c.n_rot <= 0 || c.n_rot > c.head_dim_k || c.n_rot % 2 != 0)
+    throw Error("rope.dimension_count " + std::to_string(c.n_rot) + " does not fit head size " +
+                std::to_string(c.head_dim_k));
+  for (size_t il = 0; il < c.layers.size(); ++il) {
+    const LayerSpec& s = c.layers[il];
+    if (s.n_head_kv <= 0 || s.n_head % s.n_head_kv != 0)
+      throw Error("layer " + std::to_string(il) + ": " + std::to_string(s.n_head) + " query heads cannot share " +
+                  std::to_string(s.n_head_kv) + " KV heads");
+  }
+}
+
+int default_threads() { return std::max(1u, std::thread::hardware_concurrency()); }
+
+}  // namespace
+
+Engine::Engine(const ModelFile& file, const ModelConfig& config, EngineOptions options)
+    : config_(config), plan_(std::move(options.plan)), mode_(options.mode) {
+  check_supported(config_);
+  if (plan_.empty()) plan_ = LayerPlan::identity(config_.n_layer);
+  plan_.validate(config_.n_layer);
+  DenseModelWeights weights = bind_dense_weights(file, config_);
+
+  std::vector<int64_t> k_width, v_width;
+  for (int src : plan_.source_layers) {
+    const LayerSpec& spec = config_.layers[static_cast<size_t>(src)];
+    k_width.push_back(int64_t{spec.n_head_kv} * config_.head_dim_k);
+    v_width.push_back(int64_t{spec.n_head_kv} * config_.head_dim_v);
+  }
+  int64_t n_ctx = options.n_ctx > 0 ? options.n_ctx : config_.n_ctx_train;
+  if (n_ctx <= 0) n_ctx = 4096;
+  const int threads = options.threads > 0 ? options.threads : default_threads();
+  state_ = std::make_unique<State>(std::move(weights), KvCache(k_width, v_width, n_ctx), threads);
+
+  DenseModel& m = state_->model;
+  m.config = &config_;
+  m.weights = &state_->weights;
+  m.plan = &plan_;
+  m.rope.type = config_.rope_type;
+  m.rope.n_rot = config_.n_rot;
+  m.rope.freq_base = config_.rope_freq_base;
+  m.rope.freq_scale = config_.rope_freq_scale;
+  m.rope.freq_factors = state_->weights.rope_freqs.data;
+  logits_.n_vocab_ = config_.n_vocab;
+}
+
+Engine::~Engine() = default;
+
+int Engine::n_sequences() const { return state_->cache.n_sequences(); }
+int64_t Engine::sequence_length(int s) const { return state_->cache.length(s); }
+int64_t Engine::n_ctx() const { return state_->cache.max_positions(); }
+
+void Engine::reset() { state_->cache.reset(0); }
+
+const Logits& Engine::prefill(const std::vector<std::vector<int32_t>>& sequences, bool all_positions) {
+  std::vector<std::span<const int32_t>> views(sequences.begin(), sequences.end());
+  run(views, all_positions);
+  return logits_;
+}
+
+const Logits& Engine::decode(std::span<const int32_t> tokens) {
+  if (n_sequences() == 0) throw Error("decode: no sequences (call prefill first)");
+  // Spans into the caller's array: one token each, no copies.
+  std::vector<std::span<const int32_t>>& views = decode_views_;
+  views.resize(tokens.size());
+  for (size_t s = 0; s < tokens.size(); ++s) views[s] = tokens.subspan(s, 1);
+  run(views, false);
+  return logits_;
+}
+
+void Engine::run(const std::vector<std::span<const int32_t>>& sequences, bool all_positions) {
+  State& st = *state_;
+  KvCache& cache = st.cache;
+  const int n_seq = static_cast<int>(sequences.size());
+  if (n_seq == 0) throw Error("no sequences given");
+  const bool fresh = cache.n_sequences() == 0;
+  if (!fresh && cache.n_sequences() != n_seq) {
+    throw Error("the engine holds " + std::to_string(cache.n_sequences()) + " sequences, but " +
+                std::to_string(n_seq) + " were given (reset() starts new ones)");
+  }
+
+  // Validate everything before touching the cache, so a bad call leaves the state unchanged.
+  for (int s = 0; s < n_seq; ++s) {
+    const auto& tokens = sequences[static_cast<size_t>(s)];
+    if (tokens.empty()) throw Error("sequence " + std::to_string(s) + " has no tokens");
+    for (size_t t = 0; t < tokens.size(); ++t)
+      if (tokens[t] < 0 || tokens[t] >= config_.n_vocab)
+        throw Error("sequence " + std::to_string(s) + ", token " + std::to_string(t) + ": id " +
+                    std::to_string(tokens[t]) + " is outside the vocabulary of " + std::to_string(config_.n_vocab));
+    const int64_t needed = (fresh ? 0 : cache.length(s)) + static_cast<int64_t>(tokens.size());
+    if (needed > cache.max_positions())
+      throw Error("sequence " + std::to_string(s) + ": " + std::to_string(needed) +
+                  " positions exceed the context size of " + std::to_string(cache.max_positions()));
+  }
+
+  if (fresh) cache.reset(n_seq);
+
+  DenseBatch& b = st.batch;
+  b.tokens.clear();
+  b.positions.clear();
+  b.chunks.clear();
+  b.output_rows.clear();
+  logits_.first_row_.clear();
+  logits_.n_rows_.clear();
+  for (int s = 0; s < n_seq; ++s) {
+    const auto& tokens = sequences[static_cast<size_t>(s)];
+    SequenceChunk ch;
+    ch.seq = s;
+    ch.first_row = static_cast<int64_t>(b.tokens.size());
+    ch.n_tokens = static_cast<int64_t>(tokens.size());
+    ch.start = cache.length(s);
+    b.chunks.push_back(ch);
+    cache.reserve(s, ch.start + ch.n_tokens);
+    logits_.first_row_.push_back(static_cast<int64_t>(b.output_rows.size()));
+    for (int64_t t = 0; t < ch.n_tokens; ++t) {
+      b.tokens.push_back(tokens[static_cast<size_t>(t)]);
+      b.positions.push_back(static_cast<int32_t>(ch.start + t));
+      if (all_positions || t == ch.n_tokens - 1) b.output_rows.push_back(ch.first_row + t);
+    }
+    logits_.n_rows_.push_back(static_cast<int64_t>(b.output_rows.size()) - logits_.first_row_.back());
+  }
+
+  logits_.data_.resize(b.output_rows.size() * static_cast<size_t>(config_.n_vocab));
+  forward_dense(st.model, b, cache, st.scratch, mode_, st.pool, logits_.data_.data());
+  for (const SequenceChunk& ch : b.chunks) cache.set_length(ch.seq, ch.start + ch.n_tokens);
+}
+
+}  // namespace layerlab

@@ -1,0 +1,89 @@
+// The inference engine for dense decoder models (llama, qwen2, qwen3): runs a layer plan over
+// several sequences at once, prompt tokens as matrix-matrix products, then one token per
+// sequence per decode step.
+//
+//   Engine engine(file, config, {.threads = 4, .mode = ActivationMode::kGgml, .plan = plan});
+//   const Logits& first = engine.prefill({{1, 282, 375}, {1, 300}});
+//   const Logits& next = engine.decode({argmax(first.last(0)), argmax(first.last(1))});
+//
+// Not thread-safe: one caller drives an engine; the engine parallelises internally.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "layerlab/io/model_file.h"
+#include "layerlab/model/config.h"
+#include "layerlab/runtime/layer_plan.h"
+#include "layerlab/tensor/matmul.h"
+
+namespace layerlab {
+
+struct EngineOptions {
+  int threads = 0;                               // 0: one per hardware thread
+  ActivationMode mode = ActivationMode::kGgml;  // kExact: F32 activations (see matmul.h)
+  LayerPlan plan;                                // empty: every layer once, in order
+  int64_t n_ctx = 0;                             // positions per sequence; 0: training context
+};
+
+// Logits of one prefill or decode call, n_vocab floats per row. Owned by the engine and
+// valid until its next call.
+class Logits {
+ public:
+  int64_t n_vocab() const { return n_vocab_; }
+  int n_sequences() const { return static_cast<int>(first_row_.size()); }
+  // Rows held for sequence s: 1 (its last new token), or its new-token count with all positions.
+  int64_t n_rows(int s) const { return n_rows_[static_cast<size_t>(s)]; }
+  // Row i of sequence s (i counts the tokens given to this call for s).
+  std::span<const float> row(int s, int64_t i) const;
+  std::span<const float> last(int s) const { return row(s, n_rows(s) - 1); }
+
+ private:
+  friend class Engine;
+  int64_t n_vocab_ = 0;
+  std::vector<int64_t> first_row_, n_rows_;
+  std::vector<float> data_;
+};
+
+class Engine {
+ public:
+  // Checks the architecture, every tensor and the plan; throws layerlab::Error with one line
+  // naming an unsupported architecture, weight type, missing tensor or bad plan slot.
+  // `file` must outlive the engine (weights are used in place).
+  Engine(const ModelFile& file, const ModelConfig& config, EngineOptions options = {});
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Runs the tokens of each sequence (all sequences in one batch: one matmul per weight).
+  // On a fresh engine (or after reset) this starts sequences.size() sequences; later calls
+  // continue them and must pass the same number of sequences. Every sequence needs at least
+  // one token. Returns the logits of each sequence's last token, or of every token given.
+  const Logits& prefill(const std::vector<std::vector<int32_t>>& sequences, bool all_positions = false);
+  // One token per sequence, appended to each; returns one logits row per sequence.
+  const Logits& decode(std::span<const int32_t> tokens);
+  // Forgets all sequences.
+  void reset();
+
+  int n_sequences() const;
+  int64_t sequence_length(int s) const;  // positions processed so far
+  const ModelConfig& config() const { return config_; }
+  const LayerPlan& plan() const { return plan_; }
+  int64_t n_vocab() const { return config_.n_vocab; }
+  int64_t n_ctx() const;
+
+ private:
+  struct State;
+  void run(const std::vector<std::span<const int32_t>>& sequences, bool all_positions);
+
+  ModelConfig config_;
+  LayerPlan plan_;
+  ActivationMode mode_;
+  std::unique_ptr<State> state_;
+  Logits logits_;
+  std::vector<std::span<const int32_t>> decode_views_;  // reused by decode()
+};
+
+}  // namespace layerlab

@@ -1,0 +1,47 @@
+// Non-owning views of a dense decoder model's tensors (llama / qwen2 / qwen3), one entry per
+// *source* layer. A layer plan picks entries from this table; nothing is copied, the views
+// point into the ModelFile's mappings, which must outlive this table.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "layerlab/io/model_file.h"
+#include "layerlab/model/config.h"
+#include "layerlab/tensor/matmul.h"
+
+namespace layerlab {
+
+// A 1-D F32 tensor (norm weight, bias); data == nullptr when the tensor is optional and absent.
+struct VectorView {
+  const float* data = nullptr;
+  int64_t size = 0;
+  explicit operator bool() const { return data != nullptr; }
+};
+
+struct DenseLayerWeights {
+  VectorView attn_norm;                    // {E}
+  WeightView attn_q, attn_k, attn_v;       // {E, H*dk}, {E, Hkv*dk}, {E, Hkv*dv}
+  VectorView attn_q_bias, attn_k_bias, attn_v_bias;  // qwen2
+  VectorView attn_q_norm, attn_k_norm;     // {dk}, qwen3: RMSNorm per head before RoPE
+  WeightView attn_output;                  // {H*dv, E}
+  VectorView attn_output_bias;
+  VectorView ffn_norm;                     // {E}
+  WeightView ffn_gate, ffn_up;             // {E, F}
+  WeightView ffn_down;                     // {F, E}
+};
+
+struct DenseModelWeights {
+  const TensorInfo* token_embd = nullptr;  // {E, V}; rows are dequantized on lookup
+  VectorView output_norm;                  // {E}
+  WeightView output;                       // {E, V}; token_embd when the embeddings are tied
+  VectorView output_bias;                  // qwen2, optional
+  VectorView rope_freqs;                   // {n_rot/2}, llama3-style frequency factors, optional
+  std::vector<DenseLayerWeights> layers;   // by source layer index
+};
+
+// Looks up and checks every tensor (presence, shape, a type layerlab can compute with).
+// Throws layerlab::Error naming the tensor and the problem.
+DenseModelWeights bind_dense_weights(const ModelFile& file, const ModelConfig& config);
+
+}  // namespace layerlab

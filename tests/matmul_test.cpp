@@ -1,0 +1,377 @@
+// Activation quantizers against their formulas (ties included), SIMD dot products and
+// matrix kernels against their scalar twins, and matmul in both modes against references
+// computed here in double precision, over odd shapes and several token counts.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "layerlab/io/error.h"
+#include "layerlab/io/gguf_reader.h"
+#include "layerlab/tensor/dequantize.h"
+#include "layerlab/tensor/f16.h"
+#include "layerlab/tensor/kernels.h"
+#include "layerlab/tensor/matmul.h"
+#include "layerlab/tensor/quantize_activations.h"
+#include "layerlab/util/thread_pool.h"
+#include "quant_test_data.h"
+#include "test_support.h"
+
+namespace layerlab {
+namespace {
+
+using testing::computable_types;
+using testing::random_floats;
+using testing::random_rows;
+
+bool is_float(GgmlType t) { return t == GgmlType::F32 || t == GgmlType::F16 || t == GgmlType::BF16; }
+int64_t row_len(GgmlType t) {  // a few blocks, not a multiple of any vector width's block count
+  const auto bs = ggml_type_info(static_cast<uint32_t>(t))->block_size;
+  return bs == 256 ? 768 : bs == 32 ? 352 : 343;
+}
+
+// ---------------------------------------------------------------- quantizers
+
+TEST(Quantize, Q8_0FollowsFormulaAndRoundsTiesToEven) {
+  // amax = 127 -> id = 1, so x = k + 0.5 is an exact tie.
+  std::vector<float> x(32, 0.0f);
+  x[0] = 127.0f; x[1] = 2.5f; x[2] = 3.5f; x[3] = -2.5f; x[4] = -3.5f; x[5] = 0.5f; x[6] = 1.4999f;
+  BlockQ8_0 b;
+  quantize_row_q8_0(x.data(), &b, 32);
+  EXPECT_EQ(b.qs[0], 127);
+  EXPECT_EQ(b.qs[1], 2);
+  EXPECT_EQ(b.qs[2], 4);
+  EXPECT_EQ(b.qs[3], -2);
+  EXPECT_EQ(b.qs[4], -4);
+  EXPECT_EQ(b.qs[5], 0);
+  EXPECT_EQ(b.qs[6], 1);
+  EXPECT_EQ(b.d, fp32_to_fp16(1.0f));
+
+  std::mt19937 rng(3);
+  const auto v = random_floats(32 * 9, rng, 2.0f);
+  std::vector<BlockQ8_0> q(9);
+  quantize_row_q8_0(v.data(), q.data(), 32 * 9);
+  for (int i = 0; i < 9; ++i) {
+    float amax = 0;
+    for (int j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(v[32 * i + j]));
+    EXPECT_EQ(q[i].d, fp32_to_fp16(amax / 127.0f));
+    for (int j = 0; j < 32; ++j) {
+      const float s = v[32 * i + j] * (127.0f / amax);
+      const float fl = std::floor(s), diff = s - fl;
+      const int want = static_cast<int>(diff > 0.5f || (diff == 0.5f && std::fmod(fl, 2.0f) != 0) ? fl + 1 : fl);
+      ASSERT_EQ(q[i].qs[j], want);
+    }
+  }
+  std::vector<float> zeros(32, 0.0f);
+  quantize_row_q8_0(zeros.data(), &b, 32);
+  EXPECT_EQ(b.d, 0);
+  for (int j = 0; j < 32; ++j) EXPECT_EQ(b.qs[j], 0);
+}
+
+TEST(Quantize, Q8_1StoresScaledSum) {
+  std::mt19937 rng(4);
+  const auto v = random_floats(64, rng);
+  std::vector<BlockQ8_1> q(2);
+  std::vector<BlockQ8_0> q0(2);
+  quantize_row_q8_1(v.data(), q.data(), 64);
+  quantize_row_q8_0(v.data(), q0.data(), 64);
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ(q[i].d, q0[i].d);
+    int sum = 0;
+    for (int j = 0; j < 32; ++j) {
+      EXPECT_EQ(q[i].qs[j], q0[i].qs[j]);
+      sum += q[i].qs[j];
+    }
+    float amax = 0;
+    for (int j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(v[32 * i + j]));
+    EXPECT_EQ(q[i].s, fp32_to_fp16(amax / 127.0f * static_cast<float>(sum)));
+  }
+}
+
+TEST(Quantize, Q8_KUsesSignedMaxAndEvenTies) {
+  std::vector<float> x(256, 0.0f);
+  x[0] = -127.0f;  // signed max -> iscale = +1
+  x[1] = 2.5f; x[2] = -3.5f; x[3] = 100.0f;
+  for (int j = 16; j < 32; ++j) x[j] = 1.0f;
+  BlockQ8_K b;
+  quantize_row_q8_K(x.data(), &b, 256);
+  EXPECT_EQ(b.d, 1.0f);
+  EXPECT_EQ(b.qs[0], -127);
+  EXPECT_EQ(b.qs[1], 2);
+  EXPECT_EQ(b.qs[2], -4);
+  EXPECT_EQ(b.qs[3], 100);
+  EXPECT_EQ(b.bsums[0], -127 + 2 - 4 + 100);
+  EXPECT_EQ(b.bsums[1], 16);
+  x[0] = 127.0f;  // positive max -> iscale = -1, d = -1, values flip sign
+  quantize_row_q8_K(x.data(), &b, 256);
+  EXPECT_EQ(b.d, -1.0f);
+  EXPECT_EQ(b.qs[0], -127);
+  EXPECT_EQ(b.qs[1], -2);
+  EXPECT_EQ(b.qs[2], 4);
+  std::vector<float> zeros(256, 0.0f);
+  quantize_row_q8_K(zeros.data(), &b, 256);
+  EXPECT_EQ(b.d, 0.0f);
+  EXPECT_EQ(b.bsums[3], 0);
+
+  std::mt19937 rng(5);
+  const auto v = random_floats(512, rng);
+  std::vector<BlockQ8_K> q(2);
+  quantize_row_q8_K(v.data(), q.data(), 512);
+  for (int i = 0; i < 2; ++i) {
+    float mx = 0;
+    for (int j = 0; j < 256; ++j)
+      if (std::fabs(v[256 * i + j]) > std::fabs(mx)) mx = v[256 * i + j];
+    const float iscale = -127.0f / mx;
+    EXPECT_EQ(q[i].d, 1.0f / iscale);
+    for (int j = 0; j < 256; ++j)
+      ASSERT_EQ(q[i].qs[j], std::min(127, static_cast<int>(std::nearbyint(iscale * v[256 * i + j]))));
+    for (int k = 0; k < 16; ++k) {
+      int s = 0;
+      for (int j = 0; j < 16; ++j) s += q[i].qs[16 * k + j];
+      ASSERT_EQ(q[i].bsums[k], s);
+    }
+  }
+}
+
+TEST(Quantize, VecDotTypesAreGgmls) {
+  EXPECT_EQ(vec_dot_type(GgmlType::F16), GgmlType::F16);
+  EXPECT_EQ(vec_dot_type(GgmlType::Q4_0), GgmlType::Q8_0);
+  EXPECT_EQ(vec_dot_type(GgmlType::Q5_1), GgmlType::Q8_1);
+  EXPECT_EQ(vec_dot_type(GgmlType::IQ4_NL), GgmlType::Q8_0);
+  EXPECT_EQ(vec_dot_type(GgmlType::Q6_K), GgmlType::Q8_K);
+  EXPECT_EQ(vec_dot_type(GgmlType::IQ4_XS), GgmlType::Q8_K);
+  EXPECT_THROW(vec_dot_type(GgmlType::IQ2_XXS), Error);
+}
+
+// ---------------------------------------------------------------- dot products
+
+// Quantized dot: the scalar twin must equal the formula applied with dequantized weights and
+// dequantized activations (exact integer sums, so only float rounding differs).
+TEST(VecDot, ScalarTwinMatchesDequantizedFormulaAndSimdMatchesTwin) {
+  std::mt19937 rng(11);
+  for (GgmlType t : computable_types()) {
+    if (is_float(t)) continue;
+    SCOPED_TRACE(std::string(ggml_type_name(t)));
+    const int64_t n = row_len(t);
+    auto [w, wb] = random_rows(t, 4, n, rng);
+    const auto x = random_floats(static_cast<size_t>(n), rng);
+    const GgmlType vdt = vec_dot_type(t);
+    std::vector<std::byte> a(activation_row_bytes(vdt, n));
+    quantize_activation_row(vdt, x.data(), a.data(), n);
+    // Dequantized activations: q * d per block.
+    std::vector<float> xa(static_cast<size_t>(n));
+    if (vdt == GgmlType::Q8_K) {
+      const auto* b = reinterpret_cast<const BlockQ8_K*>(a.data());
+      for (int64_t i = 0; i < n; ++i) xa[i] = b[i / 256].qs[i % 256] * b[i / 256].d;
+    } else if (vdt == GgmlType::Q8_1) {
+      const auto* b = reinterpret_cast<const BlockQ8_1*>(a.data());
+      for (int64_t i = 0; i < n; ++i) xa[i] = b[i / 32].qs[i % 32] * fp16_to_fp32(b[i / 32].d);
+    } else {
+      dequantize_row(GgmlType::Q8_0, a.data(), xa.data(), n);
+    }
+    for (int r = 0; r < 4; ++r) {
+      const std::byte* row = w.data() + r * wb;
+      std::vector<float> wf(static_cast<size_t>(n));
+      dequantize_row(t, row, wf.data(), n);
+      double ref = 0, mag = 0;
+      for (int64_t i = 0; i < n; ++i) {
+        ref += double(wf[i]) * xa[i];
+        mag += std::fabs(double(wf[i]) * xa[i]);
+      }
+      // Q4_1/Q5_1 use the f16-rounded s = d*sum(q) for the min term: allow its rounding.
+      const double tol = (vdt == GgmlType::Q8_1 ? 2e-3 : 1e-5) * mag + 1e-7;
+      const float scalar = vec_dot_scalar(t, n, row, a.data());
+      const float simd = vec_dot(t, n, row, a.data());
+      EXPECT_NEAR(scalar, ref, tol) << "row " << r;
+      EXPECT_NEAR(simd, scalar, 2e-6 * mag + 1e-7) << "row " << r;
+    }
+  }
+}
+
+TEST(Gemm, SimdFloatKernelMatchesScalarTwin) {
+  std::mt19937 rng(12);
+  for (int64_t n : {7, 64, 343, 896}) {
+    for (int64_t rows : {1, 3, 5, 13}) {
+      for (int64_t tokens : {1, 2, 3, 7}) {
+        const auto w = random_floats(static_cast<size_t>(rows * n), rng);
+        const auto x = random_floats(static_cast<size_t>(tokens * n), rng);
+        std::vector<float> y(rows * tokens), ys(rows * tokens);
+        gemm_f32(w.data(), n, rows, x.data(), n, tokens, n, y.data(), rows);
+        gemm_f32_scalar(w.data(), n, rows, x.data(), n, tokens, n, ys.data(), rows);
+        for (size_t i = 0; i < y.size(); ++i) ASSERT_NEAR(y[i], ys[i], 1e-5 * std::sqrt(double(n)) * 4);
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------- matmul
+
+struct Case {
+  std::vector<std::byte> w;
+  size_t row_bytes;
+  WeightView view;
+  std::vector<float> x;
+};
+
+Case make_case(GgmlType t, int64_t n_out, int64_t n_tokens, std::mt19937& rng) {
+  Case c;
+  const int64_t n = row_len(t);
+  auto [w, rb] = random_rows(t, n_out, n, rng);
+  c.w = std::move(w);
+  c.row_bytes = rb;
+  c.view = WeightView{t, n, n_out, c.w.data(), rb};
+  c.x = random_floats(static_cast<size_t>(n * n_tokens), rng);
+  return c;
+}
+
+TEST(Matmul, ExactModeEqualsDequantizedFloatProduct) {
+  std::mt19937 rng(21);
+  ThreadPool pool(2);
+  for (GgmlType t : computable_types()) {
+    SCOPED_TRACE(std::string(ggml_type_name(t)));
+    for (int64_t n_tokens : {1, 2, 3, 7, 64}) {
+      const int64_t n_out = 37;
+      Case c = make_case(t, n_out, n_tokens, rng);
+      const int64_t n = c.view.n_in;
+      std::vector<float> y(static_cast<size_t>(n_out * n_tokens));
+      matmul(c.view, c.x.data(), n_tokens, y.data(), ActivationMode::kExact, pool);
+      std::vector<float> wf(static_cast<size_t>(n));
+      for (int64_t r = 0; r < n_out; ++r) {
+        dequantize_row_scalar(t, c.w.data() + r * c.row_bytes, wf.data(), n);
+        for (int64_t tk = 0; tk < n_tokens; ++tk) {
+          double ref = 0, mag = 0;
+          for (int64_t i = 0; i < n; ++i) {
+            ref += double(wf[i]) * c.x[tk * n + i];
+            mag += std::fabs(double(wf[i]) * c.x[tk * n + i]);
+          }
+          ASSERT_NEAR(y[tk * n_out + r], ref, 1e-5 * mag + 1e-9) << "row " << r << " token " << tk;
+        }
+      }
+    }
+  }
+}
+
+TEST(Matmul, GgmlModeEqualsScalarTwinOnConvertedActivations) {
+  std::mt19937 rng(22);
+  ThreadPool pool(2);
+  for (GgmlType t : computable_types()) {
+    SCOPED_TRACE(std::string(ggml_type_name(t)));
+    for (int64_t n_tokens : {1, 2, 3, 7, 64}) {
+      const int64_t n_out = 37;
+      Case c = make_case(t, n_out, n_tokens, rng);
+      const int64_t n = c.view.n_in;
+      std::vector<float> y(static_cast<size_t>(n_out * n_tokens));
+      matmul(c.view, c.x.data(), n_tokens, y.data(), ActivationMode::kGgml, pool);
+      const GgmlType vdt = vec_dot_type(t);
+      std::vector<float> wf(static_cast<size_t>(n));
+      for (int64_t tk = 0; tk < n_tokens; ++tk) {
+        const float* xt = c.x.data() + tk * n;
+        std::vector<std::byte> a;
+        std::vector<float> xr(xt, xt + n);
+        if (t == GgmlType::F16) for (auto& v : xr) v = round_to_fp16(v);
+        if (t == GgmlType::BF16) for (auto& v : xr) v = round_to_bf16(v);
+        if (!is_float(t)) {
+          a.resize(activation_row_bytes(vdt, n));
+          quantize_activation_row(vdt, xt, a.data(), n);
+        }
+        for (int64_t r = 0; r < n_out; ++r) {
+          const std::byte* row = c.w.data() + r * c.row_bytes;
+          dequantize_row_scalar(t, row, wf.data(), n);
+          double mag = 0;
+          for (int64_t i = 0; i < n; ++i) mag += std::fabs(double(wf[i]) * xt[i]);
+          double ref;
+          if (is_float(t)) {
+            ref = 0;
+            for (int64_t i = 0; i < n; ++i) ref += double(wf[i]) * xr[i];  // products exact in f32
+          } else {
+            ref = vec_dot_scalar(t, n, row, a.data());
+          }
+          ASSERT_NEAR(y[tk * n_out + r], ref, 2e-6 * mag + 1e-9) << "row " << r << " token " << tk;
+        }
+      }
+    }
+  }
+}
+
+TEST(Matmul, ThreadCountDoesNotChangeResults) {
+  std::mt19937 rng(23);
+  ThreadPool one(1), two(2);
+  for (GgmlType t : {GgmlType::F32, GgmlType::F16, GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q6_K}) {
+    for (auto mode : {ActivationMode::kExact, ActivationMode::kGgml}) {
+      Case c = make_case(t, 101, 5, rng);
+      std::vector<float> y1(101 * 5), y2(101 * 5);
+      matmul(c.view, c.x.data(), 5, y1.data(), mode, one);
+      matmul(c.view, c.x.data(), 5, y2.data(), mode, two);
+      EXPECT_EQ(0, std::memcmp(y1.data(), y2.data(), y1.size() * sizeof(float))) << ggml_type_name(t);
+    }
+  }
+}
+
+// The blocked prefill kernels compute each (row, token) pair with the same operations as the
+// decode dot product, so prefill and decode give identical numbers.
+TEST(Matmul, PrefillEqualsDecodeBitExactly) {
+  std::mt19937 rng(24);
+  ThreadPool pool(2);
+  for (GgmlType t : {GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q6_K}) {
+    Case c = make_case(t, 37, 7, rng);
+    std::vector<float> y(37 * 7), y1(37);
+    matmul(c.view, c.x.data(), 7, y.data(), ActivationMode::kGgml, pool);
+    for (int64_t tk = 0; tk < 7; ++tk) {
+      matmul(c.view, c.x.data() + tk * c.view.n_in, 1, y1.data(), ActivationMode::kGgml, pool);
+      EXPECT_EQ(0, std::memcmp(y1.data(), y.data() + tk * 37, 37 * sizeof(float))) << ggml_type_name(t) << " token " << tk;
+    }
+  }
+}
+
+TEST(Matmul, RejectsBadShapesAndTypes) {
+  ThreadPool pool(1);
+  std::vector<std::byte> buf(1024);
+  std::vector<float> x(64), y(4);
+  WeightView bad_len{GgmlType::Q8_0, 48, 1, buf.data(), 34 * 2};
+  EXPECT_THROW(matmul(bad_len, x.data(), 1, y.data(), ActivationMode::kGgml, pool), Error);
+  WeightView bad_stride{GgmlType::Q8_0, 64, 1, buf.data(), 34};
+  EXPECT_THROW(matmul(bad_stride, x.data(), 1, y.data(), ActivationMode::kExact, pool), Error);
+  WeightView bad_type{GgmlType::IQ2_XXS, 256, 1, buf.data(), 66};
+  EXPECT_THROW(matmul(bad_type, x.data(), 1, y.data(), ActivationMode::kExact, pool), Error);
+}
+
+// A real weight: llama-q8_0's attn_q in kGgml mode against a per-row scalar evaluation, and in
+// kExact mode against llama-f16's same matrix within the quantization error.
+TEST(MatmulFixtures, LlamaQ8_0AttnQ) {
+  const ModelFile q8 = read_gguf(testing::fixture_model("llama-q8_0.gguf"));
+  const ModelFile f16 = read_gguf(testing::fixture_model("llama-f16.gguf"));
+  const TensorInfo* tq = q8.find_tensor("blk.2.attn_q.weight");
+  const TensorInfo* tf = f16.find_tensor("blk.2.attn_q.weight");
+  ASSERT_TRUE(tq && tf);
+  const int64_t n = tq->ne[0], n_out = tq->ne[1], n_tokens = 3;
+  WeightView wq{tq->type, n, n_out, tq->data.data(), static_cast<size_t>(tq->row_bytes())};
+  WeightView wf{tf->type, n, n_out, tf->data.data(), static_cast<size_t>(tf->row_bytes())};
+  std::mt19937 rng(31);
+  const auto x = random_floats(static_cast<size_t>(n * n_tokens), rng);
+  ThreadPool pool(2);
+  std::vector<float> yq(n_out * n_tokens), yf(n_out * n_tokens), yg(n_out * n_tokens);
+  matmul(wq, x.data(), n_tokens, yq.data(), ActivationMode::kExact, pool);
+  matmul(wf, x.data(), n_tokens, yf.data(), ActivationMode::kExact, pool);
+  matmul(wq, x.data(), n_tokens, yg.data(), ActivationMode::kGgml, pool);
+  double se = 0, sv = 0;
+  for (size_t i = 0; i < yq.size(); ++i) {
+    se += double(yq[i] - yf[i]) * (yq[i] - yf[i]);
+    sv += double(yf[i]) * yf[i];
+  }
+  EXPECT_LT(std::sqrt(se / sv), 0.01);  // Q8_0 weights: ~0.3% relative error
+  EXPECT_GT(std::sqrt(se / sv), 1e-5);
+  std::vector<std::byte> a(activation_row_bytes(GgmlType::Q8_0, n));
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    quantize_activation_row(GgmlType::Q8_0, x.data() + t * n, a.data(), n);
+    for (int64_t r = 0; r < n_out; ++r) {
+      const float ref = vec_dot_scalar(GgmlType::Q8_0, n, wq.data + r * wq.row_bytes, a.data());
+      ASSERT_NEAR(yg[t * n_out + r], ref, 1e-5 * (std::fabs(ref) + 1.0f));
+    }
+  }
+}
+
+}  // namespace
+}  // namespace layerlab
