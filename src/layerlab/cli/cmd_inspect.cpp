@@ -67,8 +67,12 @@ std::string quoted(const std::string& s) {
 
 // Names read from the file go on one table line: control characters are escaped.
 std::string one_line(const std::string& s) {
-  std::string q = quoted(s);
-  return q.substr(1, q.size() - 2);
+  std::string out;
+  for (unsigned char c : s) {
+    if (c < 0x20 || c == 0x7f) out += fmt::format("\\x{:02x}", c);
+    else out += static_cast<char>(c);
+  }
+  return out;
 }
 
 std::string layer_kind_counts(const ModelSummary& s) {
