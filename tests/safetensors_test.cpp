@@ -114,6 +114,9 @@ TEST(SafetensorsParse, RejectsMalformedHeaders) {
   expect_format_error(image(R"({"a":{"dtype":"F32","shape":[1,1,1,1,2],"data_offsets":[0,8]}})", d8), "dimensions");
   expect_format_error(image(R"({"a":[[[[1]]]]})", ""), "nested too deeply");
   expect_format_error(image(R"({"__metadata__":{"k":1}})", ""), "not a string");
+  // A number too large for JSON's number types (found by fuzzing).
+  expect_format_error(image(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,22222E222222]}})", d8),
+                      "not usable JSON");
 }
 
 TEST(SafetensorsParse, IndexMustMatchShards) {
