@@ -1,120 +1,10 @@
 // Forward pass of llama, qwen2 and qwen3 (one family; the differences are config flags and
 // optional tensors: q/k/v biases, per-head q/k RMSNorm, NORM vs NEOX RoPE, tied output).
-#include <algorithm>
-#include <cmath>
-#include <cstring>
-
-#include "layerlab/runtime/attention.h"
+#include "layerlab/runtime/blocks.h"
 #include "layerlab/runtime/forward_dense.h"
 #include "layerlab/runtime/norms.h"
-#include "layerlab/tensor/dequantize.h"
-#include "layerlab/util/thread_pool.h"
 
 namespace layerlab {
-namespace {
-
-// Multiply-adds below which attention runs on the calling thread (about 20 microseconds).
-constexpr int64_t kMinParallelAttentionWork = int64_t{1} << 16;
-
-template <typename T>
-T* sized(std::vector<T>& buffer, int64_t n) {
-  buffer.resize(static_cast<size_t>(n));
-  return buffer.data();
-}
-
-// x[rows][E] = the embedding rows of the tokens (exact dequantization, as get_rows does).
-void embed_tokens(const DenseModelWeights& w, const DenseBatch& batch, int64_t E, float* x) {
-  const TensorInfo& embd = *w.token_embd;
-  const size_t row_bytes = embd.row_bytes();
-  for (int64_t r = 0; r < batch.n_rows(); ++r)
-    dequantize_row(embd.type, embd.data.data() + static_cast<size_t>(batch.tokens[r]) * row_bytes,
-                   x + r * E, E);
-}
-
-void linear(const WeightView& w, const VectorView& bias, const float* x, int64_t rows, float* y,
-            ActivationMode mode, ThreadPool& pool) {
-  matmul(w, x, rows, y, mode, pool);
-  if (bias) add_bias_rows(y, rows, w.n_out, bias.data);
-}
-
-// Self-attention block of one slot: reads s.xn, writes s.proj (before the residual add).
-void attention_block(const DenseModel& m, int slot, const DenseLayerWeights& L, const LayerSpec& spec,
-                     const DenseBatch& batch, KvCache& cache, DenseScratch& s, ActivationMode mode,
-                     ThreadPool& pool) {
-  const ModelConfig& c = *m.config;
-  const int64_t rows = batch.n_rows();
-  const int H = spec.n_head, Hkv = spec.n_head_kv, dk = c.head_dim_k, dv = c.head_dim_v;
-  float* q = sized(s.q, rows * H * dk);
-  float* k = sized(s.k, rows * Hkv * dk);
-  float* v = sized(s.v, rows * Hkv * dv);
-  linear(L.attn_q, L.attn_q_bias, s.xn.data(), rows, q, mode, pool);
-  linear(L.attn_k, L.attn_k_bias, s.xn.data(), rows, k, mode, pool);
-  linear(L.attn_v, L.attn_v_bias, s.xn.data(), rows, v, mode, pool);
-  if (L.attn_q_norm) rms_norm_rows(q, rows * H, dk, L.attn_q_norm.data, c.rms_eps, q);
-  if (L.attn_k_norm) rms_norm_rows(k, rows * Hkv, dk, L.attn_k_norm.data, c.rms_eps, k);
-  s.rope.apply(q, rows, H, dk);
-  s.rope.apply(k, rows, Hkv, dk);
-
-  // This slot's cache receives the new K/V; attention then reads everything from the cache.
-  for (const SequenceChunk& ch : batch.chunks)
-    for (int64_t t = 0; t < ch.n_tokens; ++t) {
-      const int64_t r = ch.first_row + t;
-      std::memcpy(cache.k(slot, ch.seq, ch.start + t), k + r * Hkv * dk, sizeof(float) * Hkv * dk);
-      std::memcpy(cache.v(slot, ch.seq, ch.start + t), v + r * Hkv * dv, sizeof(float) * Hkv * dv);
-    }
-
-  int64_t longest = 0;
-  for (const SequenceChunk& ch : batch.chunks) longest = std::max(longest, ch.start + ch.n_tokens);
-  const int64_t n_jobs = static_cast<int64_t>(batch.chunks.size()) * H;
-  float* scores = sized(s.scores, n_jobs * longest);
-  float* attn = sized(s.attn, rows * H * dv);
-  const int group = H / Hkv;  // GQA: query head h reads KV head h / group
-  const float scale = 1.0f / std::sqrt(static_cast<float>(dk));
-  auto run_jobs = [&](int64_t begin, int64_t end) {
-    for (int64_t job = begin; job < end; ++job) {
-      const SequenceChunk& ch = batch.chunks[static_cast<size_t>(job / H)];
-      const int h = static_cast<int>(job % H), kvh = h / group;
-      HeadAttentionArgs a;
-      a.q = q + ch.first_row * H * dk + h * dk;
-      a.q_stride = int64_t{H} * dk;
-      a.n_new = ch.n_tokens;
-      a.start = ch.start;
-      a.k = cache.k(slot, ch.seq, 0) + kvh * dk;
-      a.k_stride = cache.k_width(slot);
-      a.v = cache.v(slot, ch.seq, 0) + kvh * dv;
-      a.v_stride = cache.v_width(slot);
-      a.head_dim_k = dk;
-      a.head_dim_v = dv;
-      a.scale = scale;
-      a.scores = scores + job * longest;
-      a.out = attn + ch.first_row * H * dv + h * dv;
-      a.out_stride = int64_t{H} * dv;
-      attend_head(a);
-    }
-  };
-  // Waking the pool costs more than a short decode step's attention; run small work inline.
-  int64_t work = 0;
-  for (const SequenceChunk& ch : batch.chunks) work += ch.n_tokens * (ch.start + ch.n_tokens);
-  work *= int64_t{H} * (dk + dv);
-  if (work < kMinParallelAttentionWork)
-    run_jobs(0, n_jobs);
-  else
-    pool.parallel_for(n_jobs, run_jobs);
-  linear(L.attn_output, L.attn_output_bias, attn, rows, s.proj.data(), mode, pool);
-}
-
-// SwiGLU feed-forward block: reads s.xn, writes s.proj.
-void ffn_block(const DenseLayerWeights& L, const LayerSpec& spec, int64_t rows, DenseScratch& s,
-               ActivationMode mode, ThreadPool& pool) {
-  float* gate = sized(s.gate, rows * spec.n_ff);
-  float* up = sized(s.up, rows * spec.n_ff);
-  matmul(L.ffn_gate, s.xn.data(), rows, gate, mode, pool);
-  matmul(L.ffn_up, s.xn.data(), rows, up, mode, pool);
-  swiglu(gate, up, rows * spec.n_ff, gate);
-  matmul(L.ffn_down, gate, rows, s.proj.data(), mode, pool);
-}
-
-}  // namespace
 
 void forward_dense(const DenseModel& m, const DenseBatch& batch, KvCache& cache, DenseScratch& s,
                    ActivationMode mode, ThreadPool& pool, float* logits) {
@@ -142,13 +32,7 @@ void forward_dense(const DenseModel& m, const DenseBatch& batch, KvCache& cache,
     add_in_place(x, proj, rows * E);
   }
 
-  // Output head on the wanted rows only.
-  const int64_t n_out = static_cast<int64_t>(batch.output_rows.size());
-  float* out_x = sized(s.out_x, n_out * E);
-  for (int64_t i = 0; i < n_out; ++i)
-    std::memcpy(out_x + i * E, x + batch.output_rows[static_cast<size_t>(i)] * E, sizeof(float) * E);
-  rms_norm_rows(out_x, n_out, E, w.output_norm.data, c.rms_eps, out_x);
-  linear(w.output, w.output_bias, out_x, n_out, logits, mode, pool);
+  output_head(m, batch, x, s, mode, pool, logits);
 }
 
 }  // namespace layerlab
