@@ -16,7 +16,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::vector<float> last_logits(const ModelFile& file, const LayerPlan& plan) {
+std::vector<float> last_logits(const ModelFile& file, const Plan& plan) {
   ModelConfig cfg = read_model_config(file);
   EngineOptions options;
   options.threads = 2;
@@ -36,8 +36,8 @@ TEST(ApplyCli, InMemoryPlanEqualsMaterializedFileExactly) {
     ASSERT_EQ(r.exit_code, 0) << r.err;
     ModelFile base = read_gguf(t::fixture_model(file));
     ModelFile materialized = read_gguf(out);
-    std::vector<float> in_memory = last_logits(base, LayerPlan{{0, 1, 2, 3, 2, 3, 4, 5}});
-    std::vector<float> on_disk = last_logits(materialized, LayerPlan{});
+    std::vector<float> in_memory = last_logits(base, Plan::from_layers({0, 1, 2, 3, 2, 3, 4, 5}));
+    std::vector<float> on_disk = last_logits(materialized, Plan{});
     ASSERT_EQ(in_memory.size(), on_disk.size());
     for (size_t i = 0; i < in_memory.size(); ++i) ASSERT_EQ(in_memory[i], on_disk[i]) << file << " logit " << i;
   }

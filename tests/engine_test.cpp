@@ -36,7 +36,7 @@ std::unique_ptr<Engine> engine_for(const LoadedModel& m, ActivationMode mode = A
   EngineOptions opt;
   opt.threads = 2;
   opt.mode = mode;
-  opt.plan.source_layers = std::move(plan);
+  opt.plan = Plan::from_layers(plan);
   return std::make_unique<Engine>(m.file, m.config, opt);
 }
 
@@ -130,7 +130,7 @@ TEST(Engine, AllPositionsMatchPrefixes) {
 TEST(Engine, DuplicatedSlotsKeepSeparateCaches) {
   const LoadedModel m = load("llama-f16.gguf");
   auto dup = engine_for(m, ActivationMode::kExact, {0, 1, 1, 2, 3, 4, 5});
-  EXPECT_EQ(dup->plan().n_slots(), 7);
+  EXPECT_EQ(static_cast<int>(dup->plan().slots.size()), 7);
   dup->prefill({{1, 282, 375}});
   dup->decode(std::vector<int32_t>{445});
   const std::vector<float> stepped = copy(dup->decode(std::vector<int32_t>{470}).last(0));
@@ -202,7 +202,7 @@ TEST(Engine, UnsupportedWeightTypeFailsAtConstruction) {
 TEST(Engine, BadPlanFailsAtConstruction) {
   const LoadedModel m = load("llama-f16.gguf");
   EngineOptions opt;
-  opt.plan.source_layers = {0, 1, 6};
+  opt.plan = Plan::from_layers({0, 1, 6});
   const std::string msg = construction_error(m, opt);
   EXPECT_NE(msg.find("slot 2"), std::string::npos) << msg;
 }

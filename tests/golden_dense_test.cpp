@@ -91,7 +91,7 @@ std::unique_ptr<Engine> make_engine(const std::string& file_name, ActivationMode
   EngineOptions opt;
   opt.threads = kThreads;
   opt.mode = mode;
-  opt.plan.source_layers = plan;
+  opt.plan = Plan::from_layers(plan);
   return std::make_unique<Engine>(m.file, m.config, opt);
 }
 

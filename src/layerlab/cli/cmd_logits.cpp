@@ -15,7 +15,7 @@
 #include "layerlab/io/error.h"
 #include "layerlab/io/model_loader.h"
 #include "layerlab/model/config.h"
-#include "layerlab/plan/plan.h"
+#include "layerlab/cli/plan_options.h"
 #include "layerlab/runtime/engine.h"
 #include "layerlab/text/tokenizer.h"
 
@@ -26,7 +26,7 @@ struct LogitsOptions {
   std::string model;
   std::string tokens;
   std::string prompt;
-  std::string plan;
+  PlanOptions plan;
   std::string out;
   bool all_positions = false;
   bool json = false;
@@ -85,8 +85,8 @@ void run_logits(const LogitsOptions& opt) {
   EngineOptions eo;
   eo.threads = opt.threads;
   eo.mode = opt.exact ? ActivationMode::kExact : ActivationMode::kGgml;
-  if (!opt.plan.empty())
-    eo.plan.source_layers = parse_plan(opt.plan, PlanLimits{config.n_layer, {}}).host_layers();
+  std::vector<std::unique_ptr<ModelFile>> donors;
+  opt.plan.resolve(config, donors, eo);
   Engine engine(file, config, eo);
   const Logits& logits = engine.prefill({tokens}, opt.all_positions);
 
@@ -130,7 +130,7 @@ CommandRegistrar registrar(20, [](CLI::App& app) {
   cmd->add_option("-o,--output", opt->out, "Write the logits as little-endian float32 (n_positions x n_vocab) to this file");
   cmd->add_flag("--json", opt->json, "Print the top-k logits as JSON (the default when -o is not given)");
   cmd->add_option("--top-k", opt->top_k, "Entries per position in the JSON output")->check(CLI::Range(1, 1 << 20));
-  cmd->add_option("--plan", opt->plan, "Layer plan, e.g. 0,1,2,3,2,3,4,5 or 0-3,2-5 or dup:2,4 (see docs/plans.md)");
+  opt->plan.add_to(cmd);
   cmd->add_option("--threads,-t", opt->threads, "Threads (default: one per hardware thread)")->check(CLI::NonNegativeNumber);
   cmd->add_flag("--exact", opt->exact, "F32 activations (reproduces llama.cpp on exactly dequantized F32 weights)");
   cmd->callback([opt, tokens, prompt] {

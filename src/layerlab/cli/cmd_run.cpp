@@ -16,7 +16,7 @@
 #include "layerlab/io/error.h"
 #include "layerlab/io/model_loader.h"
 #include "layerlab/model/config.h"
-#include "layerlab/plan/plan.h"
+#include "layerlab/cli/plan_options.h"
 #include "layerlab/runtime/engine.h"
 #include "layerlab/text/tokenizer.h"
 
@@ -28,7 +28,7 @@ struct RunOptions {
   std::string prompt;
   std::string system;
   std::string chat_template;  // overrides the model's: a family name or a Jinja template text
-  std::string plan;
+  PlanOptions plan;
   int n_predict = 128;
   SamplerParams sampling;
   bool chat = false;
@@ -78,8 +78,8 @@ void run_generate(const RunOptions& opt) {
   eo.threads = opt.threads;
   eo.mode = opt.exact ? ActivationMode::kExact : ActivationMode::kGgml;
   eo.n_ctx = static_cast<int64_t>(prompt.size()) + opt.n_predict;
-  if (!opt.plan.empty())
-    eo.plan.source_layers = parse_plan(opt.plan, PlanLimits{config.n_layer, {}}).host_layers();
+  std::vector<std::unique_ptr<ModelFile>> donors;
+  opt.plan.resolve(config, donors, eo);
   Engine engine(file, config, eo);
   Sampler sampler(opt.sampling);
   const Vocab& vocab = tokenizer.vocab();
@@ -125,7 +125,7 @@ CommandRegistrar registrar(40, [](CLI::App& app) {
   cmd->add_option("--chat-template", opt->chat_template,
                   "Template to use instead of the model's: chatml, llama3, gemma, phi3, mistral-v7, ... or Jinja text");
   cmd->add_option("--threads,-t", opt->threads, "Threads (default: one per hardware thread)")->check(CLI::NonNegativeNumber);
-  cmd->add_option("--plan", opt->plan, "Layer plan, e.g. 0,1,2,3,2,3,4,5 or 0-3,2-5 (see docs/plans.md)");
+  opt->plan.add_to(cmd);
   cmd->add_flag("--exact", opt->exact, "F32 activations (reproduces llama.cpp on exactly dequantized F32 weights)");
   cmd->callback([opt] { run_generate(*opt); });
 });

@@ -13,6 +13,13 @@ Plan Plan::identity(int n_layer) {
   return p;
 }
 
+Plan Plan::from_layers(const std::vector<int>& layers) {
+  Plan p;
+  for (int l : layers) p.slots.push_back({0, l, 0});
+  assign_passes(p);
+  return p;
+}
+
 std::vector<int> Plan::host_layers() const {
   std::vector<int> out;
   out.reserve(slots.size());

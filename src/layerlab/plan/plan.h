@@ -27,6 +27,8 @@ struct Plan {
   float repeat_scale = 1.0f;
 
   static Plan identity(int n_layer);
+  // Host slots running these source layers, in order (passes assigned).
+  static Plan from_layers(const std::vector<int>& layers);
   std::vector<int> host_layers() const;  // layer per slot (all slots must be host slots)
   bool is_identity(int n_layer) const;
   bool uses_donors() const;

@@ -1,6 +1,7 @@
 #include "layerlab/runtime/engine.h"
 
 #include <algorithm>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -8,6 +9,7 @@
 #include "layerlab/runtime/forward_dense.h"
 #include "layerlab/runtime/kv_cache.h"
 #include "layerlab/runtime/model_weights.h"
+#include "layerlab/plan/transplant_check.h"
 #include "layerlab/util/thread_pool.h"
 
 namespace layerlab {
@@ -21,6 +23,7 @@ std::span<const float> Logits::row(int s, int64_t i) const {
 
 struct Engine::State {
   DenseModelWeights weights;
+  std::vector<DenseModelWeights> donor_weights;
   DenseModel model;
   KvCache cache;
   DenseScratch scratch;
@@ -52,6 +55,21 @@ void check_supported(const ModelConfig& c) {
   }
 }
 
+// Every slot names an existing layer of an existing model, and donor layers fit the host.
+void validate_plan(const Plan& plan, const ModelConfig& host, const std::vector<ModelConfig>& donors) {
+  for (size_t j = 0; j < plan.slots.size(); ++j) {
+    const PlanSlot& s = plan.slots[j];
+    if (s.model < 0 || static_cast<size_t>(s.model) > donors.size())
+      throw PlanError("plan slot " + std::to_string(j) + " names donor" + std::to_string(s.model) + ", but " +
+                      std::to_string(donors.size()) + " donor(s) were given");
+    const ModelConfig& c = s.model == 0 ? host : donors[static_cast<size_t>(s.model - 1)];
+    if (s.layer < 0 || s.layer >= c.n_layer)
+      throw PlanError("plan slot " + std::to_string(j) + ": layer " + std::to_string(s.layer) +
+                      " is out of range (the model has " + std::to_string(c.n_layer) + " layers)");
+  }
+  check_transplants(plan, host, donors);
+}
+
 int default_threads() { return std::max(1u, std::thread::hardware_concurrency()); }
 
 }  // namespace
@@ -59,24 +77,41 @@ int default_threads() { return std::max(1u, std::thread::hardware_concurrency())
 Engine::Engine(const ModelFile& file, const ModelConfig& config, EngineOptions options)
     : config_(config), plan_(std::move(options.plan)), mode_(options.mode) {
   check_supported(config_);
-  if (plan_.empty()) plan_ = LayerPlan::identity(config_.n_layer);
-  plan_.validate(config_.n_layer);
+  files_.push_back(&file);
+  files_.insert(files_.end(), options.donors.begin(), options.donors.end());
+  if (plan_.slots.empty()) plan_ = Plan::identity(config_.n_layer);
+  for (const ModelFile* donor : options.donors) {
+    donor_configs_.push_back(read_model_config(*donor));
+    check_supported(donor_configs_.back());
+  }
+  validate_plan(plan_, config_, donor_configs_);
   DenseModelWeights weights = bind_dense_weights(file, config_);
+  std::vector<DenseModelWeights> donor_weights;
+  for (size_t d = 0; d < options.donors.size(); ++d)
+    donor_weights.push_back(bind_dense_weights(*options.donors[d], donor_configs_[d]));
 
   std::vector<int64_t> k_width, v_width;
-  for (int src : plan_.source_layers) {
-    const LayerSpec& spec = config_.layers[static_cast<size_t>(src)];
-    k_width.push_back(int64_t{spec.n_head_kv} * config_.head_dim_k);
-    v_width.push_back(int64_t{spec.n_head_kv} * config_.head_dim_v);
+  for (const PlanSlot& slot : plan_.slots) {
+    const ModelConfig& c = slot.model == 0 ? config_ : donor_configs_[static_cast<size_t>(slot.model - 1)];
+    const LayerSpec& spec = c.layers[static_cast<size_t>(slot.layer)];
+    k_width.push_back(int64_t{spec.n_head_kv} * c.head_dim_k);
+    v_width.push_back(int64_t{spec.n_head_kv} * c.head_dim_v);
   }
   int64_t n_ctx = options.n_ctx > 0 ? options.n_ctx : config_.n_ctx_train;
   if (n_ctx <= 0) n_ctx = 4096;
   const int threads = options.threads > 0 ? options.threads : default_threads();
   state_ = std::make_unique<State>(std::move(weights), KvCache(k_width, v_width, n_ctx), threads);
+  state_->donor_weights = std::move(donor_weights);
 
   DenseModel& m = state_->model;
   m.config = &config_;
   m.weights = &state_->weights;
+  m.layer_sources.push_back(&state_->weights);
+  m.layer_configs.push_back(&config_);
+  for (size_t d = 0; d < donor_configs_.size(); ++d) {
+    m.layer_sources.push_back(&state_->donor_weights[d]);
+    m.layer_configs.push_back(&donor_configs_[d]);
+  }
   m.plan = &plan_;
   m.rope.type = config_.rope_type;
   m.rope.n_rot = config_.n_rot;
@@ -87,6 +122,29 @@ Engine::Engine(const ModelFile& file, const ModelConfig& config, EngineOptions o
 }
 
 Engine::~Engine() = default;
+
+MemoryAccount Engine::memory_account() const {
+  MemoryAccount a;
+  std::set<const std::byte*> seen;
+  auto count = [&](std::span<const std::byte> bytes, size_t model) {
+    if (bytes.empty() || !seen.insert(bytes.data()).second) return;
+    a.weight_bytes += bytes.size();
+    bool mapped = false;
+    for (const auto& m : files_[model]->mappings)
+      mapped |= bytes.data() >= m->data() && bytes.data() + bytes.size() <= m->data() + m->size();
+    (mapped ? a.weight_bytes_mapped : a.weight_bytes_owned) += bytes.size();
+  };
+  for (auto bytes : global_weight_bytes(state_->weights)) count(bytes, 0);
+  std::set<std::pair<int, int>> layers;
+  for (const PlanSlot& s : plan_.slots) {
+    if (!layers.insert({s.model, s.layer}).second) continue;
+    const DenseModelWeights& w = *state_->model.layer_sources[static_cast<size_t>(s.model)];
+    for (auto bytes : layer_weight_bytes(w.layers[static_cast<size_t>(s.layer)])) count(bytes, static_cast<size_t>(s.model));
+  }
+  a.distinct_layers = static_cast<int>(layers.size());
+  a.kv_cache_bytes = state_->cache.bytes();
+  return a;
+}
 
 int Engine::n_sequences() const { return state_->cache.n_sequences(); }
 int64_t Engine::sequence_length(int s) const { return state_->cache.length(s); }

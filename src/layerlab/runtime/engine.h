@@ -3,6 +3,9 @@
 // sequence per decode step.
 //
 //   Engine engine(file, config, {.threads = 4, .mode = ActivationMode::kGgml, .plan = plan});
+//
+// A plan slot names a (model, layer): model 0 is `file`, k >= 1 is options.donors[k-1]. Weights
+// are looked up per source layer (shared by every slot that repeats it); KV caches are per slot.
 //   const Logits& first = engine.prefill({{1, 282, 375}, {1, 300}});
 //   const Logits& next = engine.decode({argmax(first.last(0)), argmax(first.last(1))});
 //
@@ -16,7 +19,7 @@
 
 #include "layerlab/io/model_file.h"
 #include "layerlab/model/config.h"
-#include "layerlab/runtime/layer_plan.h"
+#include "layerlab/plan/plan.h"
 #include "layerlab/tensor/matmul.h"
 
 namespace layerlab {
@@ -24,7 +27,10 @@ namespace layerlab {
 struct EngineOptions {
   int threads = 0;                               // 0: one per hardware thread
   ActivationMode mode = ActivationMode::kGgml;  // kExact: F32 activations (see matmul.h)
-  LayerPlan plan;                                // empty: every layer once, in order
+  Plan plan;                                     // no slots: every layer once, in order
+  // Donor models for donor slots (donor k is donors[k-1]); they must outlive the engine.
+  // Their layers must fit the host's shapes (plan/transplant_check.h), else construction fails.
+  std::vector<const ModelFile*> donors;
   int64_t n_ctx = 0;                             // positions per sequence; 0: training context
 };
 
@@ -47,6 +53,15 @@ class Logits {
   std::vector<float> data_;
 };
 
+// Where an engine's memory is, for checking that plans share weights.
+struct MemoryAccount {
+  uint64_t weight_bytes = 0;          // distinct weight bytes the plan reads (each counted once)
+  uint64_t weight_bytes_mapped = 0;   // of those, bytes that are views of a model file mapping
+  uint64_t weight_bytes_owned = 0;    // of those, bytes held in buffers a reader had to create
+  uint64_t kv_cache_bytes = 0;        // allocated K/V, over all slots and sequences
+  int distinct_layers = 0;            // (model, layer) sources the plan runs
+};
+
 class Engine {
  public:
   // Checks the architecture, every tensor and the plan; throws layerlab::Error with one line
@@ -67,10 +82,11 @@ class Engine {
   // Forgets all sequences.
   void reset();
 
+  MemoryAccount memory_account() const;
   int n_sequences() const;
   int64_t sequence_length(int s) const;  // positions processed so far
   const ModelConfig& config() const { return config_; }
-  const LayerPlan& plan() const { return plan_; }
+  const Plan& plan() const { return plan_; }
   int64_t n_vocab() const { return config_.n_vocab; }
   int64_t n_ctx() const;
 
@@ -79,7 +95,9 @@ class Engine {
   void run(const std::vector<std::span<const int32_t>>& sequences, bool all_positions);
 
   ModelConfig config_;
-  LayerPlan plan_;
+  Plan plan_;
+  std::vector<ModelConfig> donor_configs_;
+  std::vector<const ModelFile*> files_;  // [0] host, [k] donor k
   ActivationMode mode_;
   std::unique_ptr<State> state_;
   Logits logits_;

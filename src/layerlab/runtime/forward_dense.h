@@ -7,7 +7,7 @@
 
 #include "layerlab/model/config.h"
 #include "layerlab/runtime/kv_cache.h"
-#include "layerlab/runtime/layer_plan.h"
+#include "layerlab/plan/plan.h"
 #include "layerlab/runtime/model_weights.h"
 #include "layerlab/runtime/rope.h"
 #include "layerlab/tensor/matmul.h"
@@ -36,8 +36,10 @@ struct DenseBatch {
 // Everything a dense forward reads that does not change between calls.
 struct DenseModel {
   const ModelConfig* config = nullptr;
-  const DenseModelWeights* weights = nullptr;
-  const LayerPlan* plan = nullptr;
+  const DenseModelWeights* weights = nullptr;             // host: embedding, output head
+  std::vector<const DenseModelWeights*> layer_sources;     // [0] host, [k] donor k
+  std::vector<const ModelConfig*> layer_configs;           // same order
+  const Plan* plan = nullptr;
   RopeParams rope;
 };
 

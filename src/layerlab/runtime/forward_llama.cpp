@@ -18,18 +18,22 @@ void forward_dense(const DenseModel& m, const DenseBatch& batch, KvCache& cache,
   embed_tokens(w, batch, E, x);
   s.rope.compute(m.rope, batch.positions.data(), rows);
 
-  for (int slot = 0; slot < m.plan->n_slots(); ++slot) {
-    const int src = m.plan->source_layers[static_cast<size_t>(slot)];
-    const DenseLayerWeights& L = w.layers[static_cast<size_t>(src)];
-    const LayerSpec& spec = c.layers[static_cast<size_t>(src)];
+  const int n_slots = static_cast<int>(m.plan->slots.size());
+  for (int slot = 0; slot < n_slots; ++slot) {
+    const PlanSlot& ps = m.plan->slots[static_cast<size_t>(slot)];
+    const auto source = static_cast<size_t>(ps.model);
+    const DenseLayerWeights& L = m.layer_sources[source]->layers[static_cast<size_t>(ps.layer)];
+    const LayerSpec& spec = m.layer_configs[source]->layers[static_cast<size_t>(ps.layer)];
+    // Repeated passes of a layer may add only a damped share of its residual update.
+    const float scale = ps.pass > 0 ? m.plan->repeat_scale : 1.0f;
 
     rms_norm_rows(x, rows, E, L.attn_norm.data, c.rms_eps, xn);
     attention_block(m, slot, L, spec, batch, cache, s, mode, pool);
-    add_in_place(x, proj, rows * E);
+    add_scaled_in_place(x, proj, scale, rows * E);
 
     rms_norm_rows(x, rows, E, L.ffn_norm.data, c.rms_eps, xn);
     ffn_block(L, spec, rows, s, mode, pool);
-    add_in_place(x, proj, rows * E);
+    add_scaled_in_place(x, proj, scale, rows * E);
   }
 
   output_head(m, batch, x, s, mode, pool, logits);

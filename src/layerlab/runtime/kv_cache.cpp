@@ -19,6 +19,12 @@ void KvCache::reset(int n_sequences) {
   stores_.resize(n * k_width_.size());
 }
 
+uint64_t KvCache::bytes() const {
+  uint64_t total = 0;
+  for (const Store& st : stores_) total += (st.k.capacity() + st.v.capacity()) * sizeof(float);
+  return total;
+}
+
 void KvCache::reserve(int s, int64_t n_positions) {
   if (n_positions > max_positions_)
     throw Error("sequence " + std::to_string(s) + ": " + std::to_string(n_positions) +

@@ -34,6 +34,8 @@ class KvCache {
   float* k(int slot, int s, int64_t pos) { return store(slot, s).k.data() + pos * k_width_[slot]; }
   float* v(int slot, int s, int64_t pos) { return store(slot, s).v.data() + pos * v_width_[slot]; }
   int64_t k_width(int slot) const { return k_width_[static_cast<size_t>(slot)]; }
+  // Bytes allocated for K and V over all slots and sequences.
+  uint64_t bytes() const;
   int64_t v_width(int slot) const { return v_width_[static_cast<size_t>(slot)]; }
 
  private:

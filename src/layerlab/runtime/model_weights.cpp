@@ -58,6 +58,35 @@ class Binder {
 
 }  // namespace
 
+namespace {
+void add_span(std::vector<std::span<const std::byte>>& out, const WeightView& w) {
+  if (w.data) out.emplace_back(w.data, w.row_bytes * static_cast<size_t>(w.n_out));
+}
+void add_span(std::vector<std::span<const std::byte>>& out, const VectorView& v) {
+  if (v.data) out.emplace_back(reinterpret_cast<const std::byte*>(v.data), static_cast<size_t>(v.size) * sizeof(float));
+}
+}  // namespace
+
+std::vector<std::span<const std::byte>> layer_weight_bytes(const DenseLayerWeights& L) {
+  std::vector<std::span<const std::byte>> out;
+  for (const VectorView* v : {&L.attn_norm, &L.attn_q_bias, &L.attn_k_bias, &L.attn_v_bias, &L.attn_q_norm,
+                              &L.attn_k_norm, &L.attn_output_bias, &L.ffn_norm})
+    add_span(out, *v);
+  for (const WeightView* w : {&L.attn_q, &L.attn_k, &L.attn_v, &L.attn_output, &L.ffn_gate, &L.ffn_up, &L.ffn_down})
+    add_span(out, *w);
+  return out;
+}
+
+std::vector<std::span<const std::byte>> global_weight_bytes(const DenseModelWeights& w) {
+  std::vector<std::span<const std::byte>> out;
+  if (w.token_embd) out.push_back(w.token_embd->data);
+  add_span(out, w.output_norm);
+  add_span(out, w.output);
+  add_span(out, w.output_bias);
+  add_span(out, w.rope_freqs);
+  return out;
+}
+
 DenseModelWeights bind_dense_weights(const ModelFile& file, const ModelConfig& c) {
   if (c.arch != Arch::kLlama && c.arch != Arch::kQwen2 && c.arch != Arch::kQwen3)
     throw Error("architecture " + c.arch_name + " is not supported by the dense engine");

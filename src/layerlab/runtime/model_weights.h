@@ -3,7 +3,9 @@
 // point into the ModelFile's mappings, which must outlive this table.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "layerlab/io/model_file.h"
@@ -39,6 +41,11 @@ struct DenseModelWeights {
   VectorView rope_freqs;                   // {n_rot/2}, llama3-style frequency factors, optional
   std::vector<DenseLayerWeights> layers;   // by source layer index
 };
+
+// The bytes of every weight of one layer (matrices, norms, biases), for memory accounting.
+std::vector<std::span<const std::byte>> layer_weight_bytes(const DenseLayerWeights& layer);
+// The same for the weights outside the decoder layers (embedding, output norm and head, ...).
+std::vector<std::span<const std::byte>> global_weight_bytes(const DenseModelWeights& weights);
 
 // Looks up and checks every tensor (presence, shape, a type layerlab can compute with).
 // Throws layerlab::Error naming the tensor and the problem.

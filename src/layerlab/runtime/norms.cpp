@@ -33,4 +33,9 @@ void add_in_place(float* x, const float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) x[i] += y[i];
 }
 
+void add_scaled_in_place(float* x, const float* y, float scale, int64_t n) {
+  if (scale == 1.0f) return add_in_place(x, y, n);
+  for (int64_t i = 0; i < n; ++i) x[i] += scale * y[i];
+}
+
 }  // namespace layerlab

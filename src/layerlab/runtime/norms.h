@@ -17,5 +17,7 @@ void swiglu(const float* gate, const float* up, int64_t n, float* out);
 
 // x[i] += y[i]
 void add_in_place(float* x, const float* y, int64_t n);
+// x += scale * y (scale 1 gives exactly add_in_place's result).
+void add_scaled_in_place(float* x, const float* y, float scale, int64_t n);
 
 }  // namespace layerlab

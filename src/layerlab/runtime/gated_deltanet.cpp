@@ -1,0 +1,249 @@
+#include "layerlab/runtime/gated_deltanet.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "layerlab/runtime/norms.h"
+#include "layerlab/util/thread_pool.h"
+
+namespace layerlab {
+namespace {
+
+// Multiply-adds below which the heads run on the calling thread (waking the pool costs more).
+constexpr int64_t kMinParallelWork = int64_t{1} << 16;
+
+template <typename T>
+T* sized(std::vector<T>& buffer, int64_t n) {
+  buffer.resize(static_cast<size_t>(n));
+  return buffer.data();
+}
+
+float silu(float v) { return v / (1.0f + std::exp(-v)); }
+float sigmoid(float v) { return 1.0f / (1.0f + std::exp(-v)); }
+float softplus(float v) { return v > 20.0f ? v : std::log(1.0f + std::exp(v)); }
+
+// y = x / max(||x||, eps) with the sum of squares in double (ggml's l2_norm), in place.
+void l2_normalise(float* x, int n, float eps, float extra_scale) {
+  double sum = 0.0;
+  for (int i = 0; i < n; ++i) sum += static_cast<double>(x[i]) * x[i];
+  const float scale = 1.0f / std::max(std::sqrt(static_cast<float>(sum)), eps);
+  for (int i = 0; i < n; ++i) x[i] = x[i] * scale * extra_scale;
+}
+
+// Causal depth-wise conv + SiLU over one sequence's rows of u (in place), with the conv state
+// supplying the K-1 inputs before the first new token; the state then holds the last K-1 inputs.
+void causal_conv_silu(float* u, int64_t n_tokens, int64_t C, int K, const float* w, float* state,
+                      std::vector<float>& window) {
+  const int64_t hist = K - 1;
+  float* ext = sized(window, hist + n_tokens);
+  for (int64_t ch = 0; ch < C; ++ch) {
+    float* st = state + ch * hist;
+    for (int64_t i = 0; i < hist; ++i) ext[i] = st[i];
+    for (int64_t t = 0; t < n_tokens; ++t) ext[hist + t] = u[t * C + ch];
+    const float* wc = w + ch * K;
+    for (int64_t t = 0; t < n_tokens; ++t) {
+      float acc = 0.0f;
+      for (int j = 0; j < K; ++j) acc += wc[j] * ext[t + j];
+      u[t * C + ch] = silu(acc);
+    }
+    for (int64_t i = 0; i < hist; ++i) st[i] = ext[n_tokens + i];
+  }
+}
+
+}  // namespace
+
+void delta_rule_recurrent(const DeltaHeadArgs& a) {
+  const int S = a.state_size;
+  for (int64_t t = 0; t < a.n_tokens; ++t) {
+    const float* q = a.q + t * a.qk_stride;
+    const float* k = a.k + t * a.qk_stride;
+    const float* v = a.v + t * a.v_stride;
+    const float decay = std::exp(a.g[t * a.gb_stride]);
+    const float beta = a.beta[t * a.gb_stride];
+    float* o = a.out + t * a.out_stride;
+    // Row j of M only depends on v_j: decay, delta update and output, one row at a time.
+    for (int j = 0; j < S; ++j) {
+      float* row = a.state + static_cast<int64_t>(j) * S;
+      float mk = 0.0f;
+      for (int i = 0; i < S; ++i) {
+        row[i] *= decay;
+        mk += row[i] * k[i];
+      }
+      const float delta = beta * (v[j] - mk);
+      float mq = 0.0f;
+      for (int i = 0; i < S; ++i) {
+        row[i] += delta * k[i];
+        mq += row[i] * q[i];
+      }
+      o[j] = mq;
+    }
+  }
+}
+
+// Within a chunk of L tokens with cumulative log decay G_t (from the chunk start) and the
+// state M0 before it, the recurrence unrolls to
+//   M_t = e^{G_t} M0 + sum_{s<=t} e^{G_t - G_s} u_s k_s^T,
+//   u_t = beta_t (v_t - e^{G_t} M0 k_t - sum_{s<t} e^{G_t - G_s} (k_s.k_t) u_s),
+// i.e. (I + A) U = beta V - (beta e^G K) M0^T with A_ts = beta_t e^{G_t-G_s} k_t.k_s (s < t):
+// one forward substitution per chunk gives W = (I+A)^-1 (beta e^G K) and
+// V' = (I+A)^-1 (beta V), so U = V' - W M0^T. Then
+//   o_t = e^{G_t} M0 q_t + sum_{s<=t} e^{G_t-G_s} (q_t.k_s) u_s,
+//   M_L = e^{G_L} M0 + sum_s e^{G_L-G_s} u_s k_s^T.
+// The chunk-local quantities are kept in double, so the result equals the float recurrence
+// to float rounding.
+void delta_rule_chunked(const DeltaHeadArgs& a, int64_t chunk) {
+  const int S = a.state_size;
+  std::vector<double> G(static_cast<size_t>(chunk)), A(static_cast<size_t>(chunk * chunk));
+  std::vector<double> X(static_cast<size_t>(chunk * 2 * S));  // rows: [W (S) | V' (S)], then U
+  std::vector<double> U(static_cast<size_t>(chunk * S));
+  std::vector<double> M0(static_cast<size_t>(S) * S), G_out(static_cast<size_t>(S));
+
+  for (int64_t c0 = 0; c0 < a.n_tokens; c0 += chunk) {
+    const int64_t L = std::min(chunk, a.n_tokens - c0);
+    auto q = [&](int64_t t) { return a.q + (c0 + t) * a.qk_stride; };
+    auto k = [&](int64_t t) { return a.k + (c0 + t) * a.qk_stride; };
+    auto v = [&](int64_t t) { return a.v + (c0 + t) * a.v_stride; };
+    auto beta = [&](int64_t t) { return static_cast<double>(a.beta[(c0 + t) * a.gb_stride]); };
+    double acc = 0.0;
+    for (int64_t t = 0; t < L; ++t) G[t] = acc += a.g[(c0 + t) * a.gb_stride];
+    for (int64_t x = 0; x < S * S; ++x) M0[x] = a.state[x];
+
+    // A (strictly lower) and the right-hand sides, then forward substitution in place.
+    for (int64_t t = 0; t < L; ++t) {
+      for (int64_t s = 0; s < t; ++s) {
+        double kk = 0.0;
+        for (int i = 0; i < S; ++i) kk += static_cast<double>(k(t)[i]) * k(s)[i];
+        A[t * chunk + s] = beta(t) * std::exp(G[t] - G[s]) * kk;
+      }
+      double* xt = &X[t * 2 * S];
+      const double bg = beta(t) * std::exp(G[t]);
+      for (int i = 0; i < S; ++i) xt[i] = bg * k(t)[i];
+      for (int j = 0; j < S; ++j) xt[S + j] = beta(t) * v(t)[j];
+      for (int64_t s = 0; s < t; ++s) {
+        const double f = A[t * chunk + s];
+        const double* xs = &X[s * 2 * S];
+        for (int i = 0; i < 2 * S; ++i) xt[i] -= f * xs[i];
+      }
+    }
+    // U = V' - W M0^T.
+    for (int64_t t = 0; t < L; ++t) {
+      const double* w = &X[t * 2 * S];
+      for (int j = 0; j < S; ++j) {
+        double wm = 0.0;
+        for (int i = 0; i < S; ++i) wm += w[i] * M0[static_cast<size_t>(j) * S + i];
+        U[t * S + j] = w[S + j] - wm;
+      }
+    }
+    // Outputs.
+    std::vector<double>& o = G_out;
+    for (int64_t t = 0; t < L; ++t) {
+      const double gt = std::exp(G[t]);
+      for (int j = 0; j < S; ++j) {
+        double m0q = 0.0;
+        for (int i = 0; i < S; ++i) m0q += M0[static_cast<size_t>(j) * S + i] * q(t)[i];
+        o[j] = gt * m0q;
+      }
+      for (int64_t s = 0; s <= t; ++s) {
+        double qk = 0.0;
+        for (int i = 0; i < S; ++i) qk += static_cast<double>(q(t)[i]) * k(s)[i];
+        const double f = std::exp(G[t] - G[s]) * qk;
+        const double* us = &U[s * S];
+        for (int j = 0; j < S; ++j) o[j] += f * us[j];
+      }
+      float* out = a.out + (c0 + t) * a.out_stride;
+      for (int j = 0; j < S; ++j) out[j] = static_cast<float>(o[j]);
+    }
+    // New state.
+    const double gl = std::exp(G[L - 1]);
+    for (int64_t s = 0; s < L; ++s) A[s] = std::exp(G[L - 1] - G[s]);  // A's first row is free now
+    for (int j = 0; j < S; ++j) {
+      float* row = a.state + static_cast<int64_t>(j) * S;
+      for (int i = 0; i < S; ++i) {
+        double m = gl * M0[static_cast<size_t>(j) * S + i];
+        for (int64_t s = 0; s < L; ++s) m += A[s] * U[s * S + j] * k(s)[i];
+        row[i] = static_cast<float>(m);
+      }
+    }
+  }
+}
+
+void gated_deltanet_block(const DeltaNetWeights& w, const DeltaNetDims& d, float eps, const float* xn,
+                          int64_t rows, std::span<const DeltaNetSequence> sequences, float* out,
+                          DeltaNetScratch& s, ActivationMode mode, ThreadPool& pool, DeltaRuleForm form) {
+  const int S = d.state, Hk = d.n_k_heads, Hv = d.n_v_heads, K = d.conv_kernel;
+  const int64_t C = d.channels(), Kd = d.key_dim(), Vd = d.value_dim();
+
+  float* qkv = sized(s.qkv, rows * C);
+  float* z = sized(s.z, rows * Vd);
+  float* beta = sized(s.beta, rows * Hv);
+  float* g = sized(s.g, rows * Hv);
+  float* o = sized(s.o, rows * Vd);
+  matmul(w.qkv, xn, rows, qkv, mode, pool);
+  matmul(w.gate, xn, rows, z, mode, pool);
+  matmul(w.beta, xn, rows, beta, mode, pool);
+  matmul(w.alpha, xn, rows, g, mode, pool);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int h = 0; h < Hv; ++h) {
+      float& b = beta[r * Hv + h];
+      b = sigmoid(b);
+      float& x = g[r * Hv + h];
+      x = softplus(x + w.dt_bias[h]) * w.a[h];
+    }
+
+  const float q_scale = 1.0f / std::sqrt(static_cast<float>(S));
+  for (const DeltaNetSequence& seq : sequences) {
+    float* u = qkv + seq.first_row * C;
+    causal_conv_silu(u, seq.n_tokens, C, K, w.conv, seq.conv_state, s.window);
+    for (int64_t t = 0; t < seq.n_tokens; ++t) {
+      float* row = u + t * C;
+      for (int h = 0; h < Hk; ++h) {
+        l2_normalise(row + h * S, S, eps, q_scale);
+        l2_normalise(row + Kd + h * S, S, eps, 1.0f);
+      }
+    }
+  }
+
+  // One job per (sequence, v-head).
+  const int64_t n_jobs = static_cast<int64_t>(sequences.size()) * Hv;
+  auto run_jobs = [&](int64_t begin, int64_t end) {
+    for (int64_t job = begin; job < end; ++job) {
+      const DeltaNetSequence& seq = sequences[static_cast<size_t>(job / Hv)];
+      const int h = static_cast<int>(job % Hv), kh = d.k_head_of(h);
+      DeltaHeadArgs a;
+      const float* base = qkv + seq.first_row * C;
+      a.q = base + kh * S;
+      a.k = base + Kd + kh * S;
+      a.qk_stride = C;
+      a.v = base + 2 * Kd + h * S;
+      a.v_stride = C;
+      a.g = g + seq.first_row * Hv + h;
+      a.beta = beta + seq.first_row * Hv + h;
+      a.gb_stride = Hv;
+      a.n_tokens = seq.n_tokens;
+      a.state_size = S;
+      a.state = seq.ssm_state + static_cast<int64_t>(h) * S * S;
+      a.out = o + seq.first_row * Vd + h * S;
+      a.out_stride = Vd;
+      const bool chunked = form == DeltaRuleForm::kChunked || (form == DeltaRuleForm::kAuto && seq.n_tokens > 1);
+      if (chunked)
+        delta_rule_chunked(a);
+      else
+        delta_rule_recurrent(a);
+    }
+  };
+  int64_t work = 0;
+  for (const DeltaNetSequence& seq : sequences) work += seq.n_tokens;
+  work *= int64_t{Hv} * S * S * 4;
+  if (work < kMinParallelWork)
+    run_jobs(0, n_jobs);
+  else
+    pool.parallel_for(n_jobs, run_jobs);
+
+  // Gated RMSNorm per head, then the output projection.
+  rms_norm_rows(o, rows * Hv, S, w.norm, eps, o);
+  for (int64_t i = 0; i < rows * Vd; ++i) o[i] *= silu(z[i]);
+  matmul(w.out, o, rows, out, mode, pool);
+}
+
+}  // namespace layerlab
