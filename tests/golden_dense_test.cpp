@@ -230,6 +230,8 @@ INSTANTIATE_TEST_SUITE_P(
                       HalfCase{"qwen3-f16.gguf", "qwen3-f16", {}, 0.05},
                       HalfCase{"llama-bf16.gguf", "llama-bf16", {}, 0.4},
                       HalfCase{"llama-f16.gguf", "llama-f16.dup_2_3", {0, 1, 2, 3, 2, 3, 4, 5}, 0.05},
+                      HalfCase{"llama-f16.gguf", "llama-f16.del_3", {0, 1, 2, 4, 5}, 0.05},
+                      HalfCase{"qwen3-f16.gguf", "qwen3-f16.dup_2_3", {0, 1, 2, 3, 2, 3, 4, 5}, 0.05},
                       HalfCase{"qwen3-f16.gguf", "qwen3-f16.del_3", {0, 1, 2, 4, 5}, 0.05}),
     [](const auto& info) {
       std::string name = info.param.golden;
