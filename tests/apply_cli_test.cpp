@@ -104,3 +104,18 @@ TEST(ApplyCli, TransplantOfEqualShapesAndMergekitExport) {
     EXPECT_EQ(again.tensors[i].type, out.tensors[i].type);
   }
 }
+
+TEST(ApplyCli, HybridSafetensorsGetsLayerTypes) {
+  std::string out = t::scratch_dir() + "/q35";
+  auto r = t::run_cli({"apply", t::fixture_model("qwen35-f16.gguf"), "--plan", "dup:2,4", "-o", out});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string config = t::read_file(out + "/config.json");
+  // Slots 3, 5 and 9 run full attention (fixtures README §2); the interval rule would say 3 and 7.
+  EXPECT_NE(config.find("\"num_hidden_layers\": 10"), std::string::npos) << config;
+  EXPECT_NE(config.find("\"layer_types\""), std::string::npos) << config;
+  ModelConfig cfg = read_model_config(load_model(out));
+  std::vector<int> full;
+  for (int j = 0; j < cfg.n_layer; ++j)
+    if (cfg.layers[static_cast<size_t>(j)].mixer == MixerKind::kAttention) full.push_back(j);
+  EXPECT_EQ(full, (std::vector<int>{3, 5, 9}));
+}
