@@ -12,6 +12,7 @@ PACKAGES=(
   libfmt-dev                     # formatting
   libhwy-dev                     # portable SIMD with run-time dispatch
   libpcre2-dev                   # Unicode-aware pre-tokenizer regexes
+  python3-numpy                  # tests run the fixtures' reference materializer (surgery.py)
   libgtest-dev libbenchmark-dev  # tests and benchmarks
 )
 

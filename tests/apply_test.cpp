@@ -2,6 +2,7 @@
 // hybrid layer kinds written explicitly, transplants checked.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <cstring>
 
 #include "layerlab/io/gguf_reader.h"
@@ -131,4 +132,40 @@ TEST(Apply, TransplantBetweenEqualShapesRunsAndUnequalIsRefused) {
   }
   ModelFile stories = read_gguf(t::fixture_model("stories260K.gguf"));
   EXPECT_THROW(check_transplants(parse_plan("0,donor:1", PlanLimits{6, {5}}), host, {read_model_config(stories)}), PlanError);
+}
+
+// The fixtures' goldens were made by running llama.cpp on files written by the fixtures' own
+// materializer (shared/fixtures/tools/surgery.py). With that tool's provenance keys in place of
+// layerlab's, apply writes the very same bytes: the files llama.cpp loaded.
+TEST(Apply, ByteIdenticalToTheReferenceMaterializer) {
+  struct Case {
+    const char* file;
+    const char* plan;
+    std::vector<int> layers;
+  } cases[] = {
+      {"llama-f16.gguf", "dup:2,4", {0, 1, 2, 3, 2, 3, 4, 5}},
+      {"llama-q4_k_m.gguf", "del:3", {0, 1, 2, 4, 5}},
+      {"qwen35-f16.gguf", "dup:3,4", {0, 1, 2, 3, 3, 4, 5, 6, 7}},
+  };
+  for (const auto& c : cases) {
+    const std::string dir = t::scratch_dir();
+    std::string list;
+    for (int l : c.layers) list += (list.empty() ? "" : ",") + std::to_string(l);
+    const std::string ref = dir + "/ref.gguf";
+    const std::string cmd = "/usr/bin/python3 " + t::fixture_path("tools/surgery.py") + " " + t::fixture_model(c.file) +
+                            " " + ref + " " + list + " > /dev/null";
+    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+
+    ModelFile host = read_gguf(t::fixture_model(c.file));
+    Plan plan = parse_plan(c.plan, PlanLimits{read_model_config(host).n_layer, {}});
+    ModelFile m = materialize_plan(MaterializeInput{&host, {}, c.file}, plan);
+    m.metadata.erase("layerlab.plan");
+    m.metadata.erase("layerlab.source");
+    std::vector<Value> layers;
+    for (int l : c.layers) layers.push_back(Value::i32(l));
+    m.metadata.set("surgery.source_layers", Value::array(ValueType::I32, layers));
+    m.metadata.set("surgery.source_file", Value::string(c.file));
+    write_gguf(m, dir + "/ours.gguf");
+    EXPECT_TRUE(t::read_file(ref) == t::read_file(dir + "/ours.gguf")) << c.file << " " << c.plan;
+  }
 }
