@@ -33,6 +33,7 @@ struct LogitsOptions {
   bool exact = false;
   int top_k = 10;
   int threads = 0;
+  int experts_per_token = 0;  // 0: the model's expert_used_count
 };
 
 std::vector<int32_t> parse_tokens(const std::string& text) {
@@ -84,6 +85,7 @@ void run_logits(const LogitsOptions& opt) {
 
   EngineOptions eo;
   eo.threads = opt.threads;
+  eo.experts_per_token = opt.experts_per_token;
   eo.mode = opt.exact ? ActivationMode::kExact : ActivationMode::kGgml;
   std::vector<std::unique_ptr<ModelFile>> donors;
   opt.plan.resolve(config, donors, eo);
@@ -132,6 +134,9 @@ CommandRegistrar registrar(20, [](CLI::App& app) {
   cmd->add_option("--top-k", opt->top_k, "Entries per position in the JSON output")->check(CLI::Range(1, 1 << 20));
   opt->plan.add_to(cmd);
   cmd->add_option("--threads,-t", opt->threads, "Threads (default: one per hardware thread)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--experts-per-token", opt->experts_per_token,
+                  "MoE models: experts run per token, 1..expert_count (default: the model's expert_used_count)")
+      ->check(CLI::PositiveNumber);
   cmd->add_flag("--exact", opt->exact, "F32 activations (reproduces llama.cpp on exactly dequantized F32 weights)");
   cmd->callback([opt, tokens, prompt] {
     if (tokens->count() == 0 && prompt->count() == 0) throw Error("logits: give --tokens or --prompt");

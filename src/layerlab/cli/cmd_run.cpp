@@ -35,6 +35,7 @@ struct RunOptions {
   bool raw = false;
   bool exact = false;
   int threads = 0;
+  int experts_per_token = 0;  // 0: the model's expert_used_count
 };
 
 using Clock = std::chrono::steady_clock;
@@ -76,6 +77,7 @@ void run_generate(const RunOptions& opt) {
 
   EngineOptions eo;
   eo.threads = opt.threads;
+  eo.experts_per_token = opt.experts_per_token;
   eo.mode = opt.exact ? ActivationMode::kExact : ActivationMode::kGgml;
   eo.n_ctx = static_cast<int64_t>(prompt.size()) + opt.n_predict;
   std::vector<std::unique_ptr<ModelFile>> donors;
@@ -125,6 +127,9 @@ CommandRegistrar registrar(40, [](CLI::App& app) {
   cmd->add_option("--chat-template", opt->chat_template,
                   "Template to use instead of the model's: chatml, llama3, gemma, phi3, mistral-v7, ... or Jinja text");
   cmd->add_option("--threads,-t", opt->threads, "Threads (default: one per hardware thread)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--experts-per-token", opt->experts_per_token,
+                  "MoE models: experts run per token, 1..expert_count (default: the model's expert_used_count)")
+      ->check(CLI::PositiveNumber);
   opt->plan.add_to(cmd);
   cmd->add_flag("--exact", opt->exact, "F32 activations (reproduces llama.cpp on exactly dequantized F32 weights)");
   cmd->callback([opt] { run_generate(*opt); });

@@ -43,7 +43,18 @@ void attention_block(const DenseModel& m, int slot, const DenseLayerWeights& L, 
   float* q = sized(s.q, rows * H * dk);
   float* k = sized(s.k, rows * Hkv * dk);
   float* v = sized(s.v, rows * Hkv * dv);
-  linear(L.attn_q, L.attn_q_bias, s.xn.data(), rows, q, mode, pool);
+  if (L.gated_attention) {
+    // attn_q gives per head [q | gate]; split into q and the output gate.
+    float* qg = sized(s.attn, rows * 2 * H * dk);  // attn is free until the heads run
+    float* gate = sized(s.q_gate, rows * H * dk);
+    matmul(L.attn_q, s.xn.data(), rows, qg, mode, pool);
+    for (int64_t r = 0; r < rows * H; ++r) {
+      std::memcpy(q + r * dk, qg + r * 2 * dk, sizeof(float) * dk);
+      std::memcpy(gate + r * dk, qg + r * 2 * dk + dk, sizeof(float) * dk);
+    }
+  } else {
+    linear(L.attn_q, L.attn_q_bias, s.xn.data(), rows, q, mode, pool);
+  }
   linear(L.attn_k, L.attn_k_bias, s.xn.data(), rows, k, mode, pool);
   linear(L.attn_v, L.attn_v_bias, s.xn.data(), rows, v, mode, pool);
   if (L.attn_q_norm) rms_norm_rows(q, rows * H, dk, L.attn_q_norm.data, c.rms_eps, q);
@@ -96,12 +107,20 @@ void attention_block(const DenseModel& m, int slot, const DenseLayerWeights& L, 
     run_jobs(0, n_jobs);
   else
     pool.parallel_for(n_jobs, run_jobs);
+  if (L.gated_attention) {
+    const float* gate = s.q_gate.data();
+    for (int64_t i = 0; i < rows * H * dv; ++i) attn[i] *= 1.0f / (1.0f + std::exp(-gate[i]));
+  }
   linear(L.attn_output, L.attn_output_bias, attn, rows, s.proj.data(), mode, pool);
 }
 
 // SwiGLU feed-forward block: reads s.xn, writes s.proj.
 void ffn_block(const DenseLayerWeights& L, const LayerSpec& spec, int64_t rows, DenseScratch& s,
-               ActivationMode mode, ThreadPool& pool) {
+               ActivationMode mode, ThreadPool& pool, int experts_per_token) {
+  if (spec.ffn == FfnKind::kMoe) {
+    moe_ffn(L.moe, experts_per_token, s.xn.data(), rows, s.proj.data(), s.moe, mode, pool);
+    return;
+  }
   float* gate = sized(s.gate, rows * spec.n_ff);
   float* up = sized(s.up, rows * spec.n_ff);
   matmul(L.ffn_gate, s.xn.data(), rows, gate, mode, pool);

@@ -24,15 +24,16 @@ void embed_tokens(const DenseModelWeights& w, const DenseBatch& batch, int64_t E
 void linear(const WeightView& w, const VectorView& bias, const float* x, int64_t rows, float* y,
             ActivationMode mode, ThreadPool& pool);
 
-// Self-attention of slot `slot` running layer weights L: reads s.xn, appends the batch's K/V to
+// Self-attention of slot `slot` running layer weights L (gated when L.gated_attention): reads s.xn, appends the batch's K/V to
 // the slot's cache, writes s.proj (the block output before the residual add).
 void attention_block(const DenseModel& m, int slot, const DenseLayerWeights& L, const LayerSpec& spec,
                      const DenseBatch& batch, KvCache& cache, DenseScratch& s, ActivationMode mode,
                      ThreadPool& pool);
 
-// SwiGLU feed-forward: reads s.xn, writes s.proj.
+// Feed-forward: SwiGLU, or for MoE layers the routed experts (experts_per_token of them).
+// Reads s.xn, writes s.proj.
 void ffn_block(const DenseLayerWeights& L, const LayerSpec& spec, int64_t rows, DenseScratch& s,
-               ActivationMode mode, ThreadPool& pool);
+               ActivationMode mode, ThreadPool& pool, int experts_per_token = 0);
 
 // Final norm and output projection of the batch's output rows of x, into logits.
 void output_head(const DenseModel& m, const DenseBatch& batch, const float* x, DenseScratch& s,

@@ -7,8 +7,10 @@
 
 #include "layerlab/io/error.h"
 #include "layerlab/runtime/forward_dense.h"
+#include "layerlab/runtime/forward_hybrid.h"
 #include "layerlab/runtime/kv_cache.h"
 #include "layerlab/runtime/model_weights.h"
+#include "layerlab/runtime/recurrent_state.h"
 #include "layerlab/plan/transplant_check.h"
 #include "layerlab/util/thread_pool.h"
 
@@ -26,6 +28,7 @@ struct Engine::State {
   std::vector<DenseModelWeights> donor_weights;
   DenseModel model;
   KvCache cache;
+  RecurrentState recurrent;  // linear-attention slots
   DenseScratch scratch;
   DenseBatch batch;
   ThreadPool pool;
@@ -36,11 +39,34 @@ struct Engine::State {
 
 namespace {
 
+bool is_hybrid(Arch a) { return a == Arch::kQwen3Next || a == Arch::kQwen35 || a == Arch::kQwen35Moe; }
+
+// MROPE / IMROPE with text positions (p, p, p, 0) equal NEOX RoPE when every rotated pair takes
+// one of the first three position streams; a pair on the fourth stream would not rotate.
+bool multi_rope_is_neox_for_text(const ModelConfig& c) {
+  const auto& sec = c.rope_sections;
+  const int sect_dims = sec[0] + sec[1] + sec[2] + sec[3];
+  if (sect_dims <= 0) return false;
+  for (int i = 0; i < c.n_rot / 2; ++i) {
+    const int sector = i % sect_dims;
+    bool text;
+    if (c.rope_type == RopeType::kImrope)
+      text = (sector % 3 == 0 && sector < 3 * sec[0]) || (sector % 3 == 1 && sector < 3 * sec[1]) ||
+             (sector % 3 == 2 && sector < 3 * sec[2]);
+    else
+      text = sector < sec[0] + sec[1] + sec[2];
+    if (!text) return false;
+  }
+  return true;
+}
+
 void check_supported(const ModelConfig& c) {
-  if (c.arch != Arch::kLlama && c.arch != Arch::kQwen2 && c.arch != Arch::kQwen3)
-    throw Error("architecture " + c.arch_name + " is not supported by the dense engine (llama, qwen2, qwen3)");
-  if (c.rope_type != RopeType::kNorm && c.rope_type != RopeType::kNeox)
-    throw Error("architecture " + c.arch_name + ": RoPE type is not supported (only NORM and NEOX)");
+  if (c.arch == Arch::kUnknown)
+    throw Error("architecture " + c.arch_name +
+                " is not supported by the engine (llama, qwen2, qwen3, qwen3moe, qwen3next, qwen35, qwen35moe)");
+  if ((c.rope_type == RopeType::kMrope || c.rope_type == RopeType::kImrope) && !multi_rope_is_neox_for_text(c))
+    throw Error("architecture " + c.arch_name + ": rope.dimension_sections leave rotated pairs on the fourth "
+                "position stream, which is not supported");
   if (c.rope_scaling == RopeScaling::kYarn || c.rope_scaling == RopeScaling::kLongrope)
     throw Error("RoPE scaling type " + std::string(rope_scaling_name(c.rope_scaling)) +
                 " is not supported (only none and linear)");
@@ -49,10 +75,33 @@ void check_supported(const ModelConfig& c) {
                 std::to_string(c.head_dim_k));
   for (size_t il = 0; il < c.layers.size(); ++il) {
     const LayerSpec& s = c.layers[il];
+    if (s.mixer != MixerKind::kAttention) continue;
     if (s.n_head_kv <= 0 || s.n_head % s.n_head_kv != 0)
       throw Error("layer " + std::to_string(il) + ": " + std::to_string(s.n_head) + " query heads cannot share " +
                   std::to_string(s.n_head_kv) + " KV heads");
   }
+}
+
+bool has_moe(const ModelConfig& c) {
+  for (const LayerSpec& l : c.layers)
+    if (l.ffn == FfnKind::kMoe) return true;
+  return false;
+}
+
+// The experts-per-token override (0: the model's own count), checked against every MoE model.
+int checked_experts_per_token(int requested, const ModelConfig& host, const std::vector<ModelConfig>& donors) {
+  if (requested < 0) throw Error("experts per token " + std::to_string(requested) + " must be positive");
+  int k = requested;
+  std::vector<const ModelConfig*> models{&host};
+  for (const ModelConfig& d : donors) models.push_back(&d);
+  for (const ModelConfig* c : models) {
+    if (!has_moe(*c)) continue;
+    if (k == 0) k = c->n_expert_used;
+    if (k > c->n_expert)
+      throw Error("experts per token " + std::to_string(k) + " exceeds the " + std::to_string(c->n_expert) +
+                  " experts of the model (" + c->arch_name + ")");
+  }
+  return k;
 }
 
 // Every slot names an existing layer of an existing model, and donor layers fit the host.
@@ -90,18 +139,24 @@ Engine::Engine(const ModelFile& file, const ModelConfig& config, EngineOptions o
   for (size_t d = 0; d < options.donors.size(); ++d)
     donor_weights.push_back(bind_dense_weights(*options.donors[d], donor_configs_[d]));
 
-  std::vector<int64_t> k_width, v_width;
+  // K/V only for attention slots, conv + SSM state only for linear-attention slots.
+  std::vector<int64_t> k_width, v_width, conv_size, ssm_size;
   for (const PlanSlot& slot : plan_.slots) {
     const ModelConfig& c = slot.model == 0 ? config_ : donor_configs_[static_cast<size_t>(slot.model - 1)];
     const LayerSpec& spec = c.layers[static_cast<size_t>(slot.layer)];
-    k_width.push_back(int64_t{spec.n_head_kv} * c.head_dim_k);
-    v_width.push_back(int64_t{spec.n_head_kv} * c.head_dim_v);
+    const bool linear = spec.mixer == MixerKind::kLinearAttention;
+    k_width.push_back(linear ? 0 : int64_t{spec.n_head_kv} * c.head_dim_k);
+    v_width.push_back(linear ? 0 : int64_t{spec.n_head_kv} * c.head_dim_v);
+    conv_size.push_back(linear ? deltanet_dims(c).conv_state_size() : 0);
+    ssm_size.push_back(linear ? deltanet_dims(c).ssm_state_size() : 0);
   }
+  const int experts_per_token = checked_experts_per_token(options.experts_per_token, config_, donor_configs_);
   int64_t n_ctx = options.n_ctx > 0 ? options.n_ctx : config_.n_ctx_train;
   if (n_ctx <= 0) n_ctx = 4096;
   const int threads = options.threads > 0 ? options.threads : default_threads();
   state_ = std::make_unique<State>(std::move(weights), KvCache(k_width, v_width, n_ctx), threads);
   state_->donor_weights = std::move(donor_weights);
+  state_->recurrent = RecurrentState(conv_size, ssm_size);
 
   DenseModel& m = state_->model;
   m.config = &config_;
@@ -113,7 +168,9 @@ Engine::Engine(const ModelFile& file, const ModelConfig& config, EngineOptions o
     m.layer_configs.push_back(&donor_configs_[d]);
   }
   m.plan = &plan_;
-  m.rope.type = config_.rope_type;
+  m.experts_per_token = experts_per_token;
+  // Text-only MROPE / IMROPE is NEOX RoPE (checked above).
+  m.rope.type = config_.rope_type == RopeType::kNorm ? RopeType::kNorm : RopeType::kNeox;
   m.rope.n_rot = config_.n_rot;
   m.rope.freq_base = config_.rope_freq_base;
   m.rope.freq_scale = config_.rope_freq_scale;
@@ -150,7 +207,10 @@ int Engine::n_sequences() const { return state_->cache.n_sequences(); }
 int64_t Engine::sequence_length(int s) const { return state_->cache.length(s); }
 int64_t Engine::n_ctx() const { return state_->cache.max_positions(); }
 
-void Engine::reset() { state_->cache.reset(0); }
+void Engine::reset() {
+  state_->cache.reset(0);
+  state_->recurrent.reset(0);
+}
 
 const Logits& Engine::prefill(const std::vector<std::vector<int32_t>>& sequences, bool all_positions) {
   std::vector<std::span<const int32_t>> views(sequences.begin(), sequences.end());
@@ -193,7 +253,10 @@ void Engine::run(const std::vector<std::span<const int32_t>>& sequences, bool al
                   " positions exceed the context size of " + std::to_string(cache.max_positions()));
   }
 
-  if (fresh) cache.reset(n_seq);
+  if (fresh) {
+    cache.reset(n_seq);
+    st.recurrent.reset(n_seq);
+  }
 
   DenseBatch& b = st.batch;
   b.tokens.clear();
@@ -221,7 +284,10 @@ void Engine::run(const std::vector<std::span<const int32_t>>& sequences, bool al
   }
 
   logits_.data_.resize(b.output_rows.size() * static_cast<size_t>(config_.n_vocab));
-  forward_dense(st.model, b, cache, st.scratch, mode_, st.pool, logits_.data_.data());
+  if (is_hybrid(config_.arch))
+    forward_hybrid(st.model, b, cache, st.recurrent, st.scratch, mode_, st.pool, logits_.data_.data());
+  else
+    forward_dense(st.model, b, cache, st.scratch, mode_, st.pool, logits_.data_.data());
   for (const SequenceChunk& ch : b.chunks) cache.set_length(ch.seq, ch.start + ch.n_tokens);
 }
 

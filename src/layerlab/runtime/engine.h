@@ -1,11 +1,13 @@
-// The inference engine for dense decoder models (llama, qwen2, qwen3): runs a layer plan over
+// The inference engine for decoder models (dense llama / qwen2 / qwen3, MoE qwen3moe, and the
+// hybrid linear-attention family qwen3next / qwen35 / qwen35moe): runs a layer plan over
 // several sequences at once, prompt tokens as matrix-matrix products, then one token per
 // sequence per decode step.
 //
 //   Engine engine(file, config, {.threads = 4, .mode = ActivationMode::kGgml, .plan = plan});
 //
 // A plan slot names a (model, layer): model 0 is `file`, k >= 1 is options.donors[k-1]. Weights
-// are looked up per source layer (shared by every slot that repeats it); KV caches are per slot.
+// are looked up per source layer (shared by every slot that repeats it); KV caches (attention
+// slots) and conv + SSM states (linear-attention slots) are per slot.
 //   const Logits& first = engine.prefill({{1, 282, 375}, {1, 300}});
 //   const Logits& next = engine.decode({argmax(first.last(0)), argmax(first.last(1))});
 //
@@ -32,6 +34,8 @@ struct EngineOptions {
   // Their layers must fit the host's shapes (plan/transplant_check.h), else construction fails.
   std::vector<const ModelFile*> donors;
   int64_t n_ctx = 0;                             // positions per sequence; 0: training context
+  // MoE layers: experts computed per token, 1..expert_count; 0: the model's expert_used_count.
+  int experts_per_token = 0;
 };
 
 // Logits of one prefill or decode call, n_vocab floats per row. Owned by the engine and

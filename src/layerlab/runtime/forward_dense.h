@@ -6,7 +6,9 @@
 #include <vector>
 
 #include "layerlab/model/config.h"
+#include "layerlab/runtime/gated_deltanet.h"
 #include "layerlab/runtime/kv_cache.h"
+#include "layerlab/runtime/moe_ffn.h"
 #include "layerlab/plan/plan.h"
 #include "layerlab/runtime/model_weights.h"
 #include "layerlab/runtime/rope.h"
@@ -41,6 +43,7 @@ struct DenseModel {
   std::vector<const ModelConfig*> layer_configs;           // same order
   const Plan* plan = nullptr;
   RopeParams rope;
+  int experts_per_token = 0;  // MoE layers: experts run per token (1..n_expert)
 };
 
 // Activation buffers reused across calls: resized to the batch, so a steady decode loop
@@ -57,6 +60,9 @@ struct DenseScratch {
   std::vector<float> up;      // [rows][F]
   std::vector<float> out_x;   // [outputs][E] final hidden state of the output rows
   std::vector<float> scores;  // [jobs][longest sequence] attention weights
+  std::vector<float> q_gate;  // [rows][H*dk] gated attention: the gate half of attn_q's output
+  MoeScratch moe;
+  DeltaNetScratch deltanet;
   RopeTable rope;
 };
 

@@ -1,5 +1,5 @@
-// Forward pass of llama, qwen2 and qwen3 (one family; the differences are config flags and
-// optional tensors: q/k/v biases, per-head q/k RMSNorm, NORM vs NEOX RoPE, tied output).
+// Forward pass of llama, qwen2, qwen3 and qwen3moe (one family; the differences are config flags
+// and optional tensors: q/k/v biases, per-head q/k RMSNorm, NORM vs NEOX RoPE, tied output, MoE FFN).
 #include "layerlab/runtime/blocks.h"
 #include "layerlab/runtime/forward_dense.h"
 #include "layerlab/runtime/norms.h"
@@ -32,7 +32,7 @@ void forward_dense(const DenseModel& m, const DenseBatch& batch, KvCache& cache,
     add_scaled_in_place(x, proj, scale, rows * E);
 
     rms_norm_rows(x, rows, E, L.ffn_norm.data, c.rms_eps, xn);
-    ffn_block(L, spec, rows, s, mode, pool);
+    ffn_block(L, spec, rows, s, mode, pool, m.experts_per_token);
     add_scaled_in_place(x, proj, scale, rows * E);
   }
 

@@ -1,5 +1,5 @@
-// Non-owning views of a dense decoder model's tensors (llama / qwen2 / qwen3), one entry per
-// *source* layer. A layer plan picks entries from this table; nothing is copied, the views
+// Non-owning views of a decoder model's tensors (llama / qwen2 / qwen3, qwen3moe, and the hybrid
+// family qwen3next / qwen35 / qwen35moe), one entry per *source* layer. A layer plan picks entries from this table; nothing is copied, the views
 // point into the ModelFile's mappings, which must outlive this table.
 #pragma once
 
@@ -10,6 +10,8 @@
 
 #include "layerlab/io/model_file.h"
 #include "layerlab/model/config.h"
+#include "layerlab/runtime/gated_deltanet.h"
+#include "layerlab/runtime/moe_ffn.h"
 #include "layerlab/tensor/matmul.h"
 
 namespace layerlab {
@@ -23,14 +25,24 @@ struct VectorView {
 
 struct DenseLayerWeights {
   VectorView attn_norm;                    // {E}
+  // Softmax-attention layers. Gated attention (hybrid family): attn_q is {E, 2*H*dk}, per head
+  // [q (dk) | gate (dk)], and the attention output is multiplied by sigmoid(gate).
+  bool gated_attention = false;
   WeightView attn_q, attn_k, attn_v;       // {E, H*dk}, {E, Hkv*dk}, {E, Hkv*dv}
   VectorView attn_q_bias, attn_k_bias, attn_v_bias;  // qwen2
   VectorView attn_q_norm, attn_k_norm;     // {dk}, qwen3: RMSNorm per head before RoPE
   WeightView attn_output;                  // {H*dv, E}
   VectorView attn_output_bias;
+  // Linear-attention (Gated DeltaNet) layers of the hybrid family.
+  DeltaNetWeights linear;
+  // Norm before the FFN: ffn_norm, or post_attention_norm in the hybrid family.
   VectorView ffn_norm;                     // {E}
-  WeightView ffn_gate, ffn_up;             // {E, F}
+  WeightView ffn_gate, ffn_up;             // {E, F}, dense FFN
   WeightView ffn_down;                     // {F, E}
+  MoeWeights moe;                          // MoE FFN (LayerSpec::ffn == kMoe)
+  // Vectors of the linear-attention layer kept for memory accounting (views of linear.*).
+  VectorView ssm_conv1d, ssm_dt_bias, ssm_a, ssm_norm;
+  VectorView moe_shared_gate_inp;
 };
 
 struct DenseModelWeights {
