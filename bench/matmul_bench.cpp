@@ -2,7 +2,7 @@
 // a STREAM-like triad (memory bandwidth) and a vector FMA loop (float peak), so the table
 // shows efficiency, not just speed.
 //
-// Usage: matmul_bench [--quick]
+// Usage: matmul_bench [--quick] [TYPE...]   (types default to F32 F16 Q8_0 Q4_K Q6_K)
 //   decode  = 1 token, reported as GB/s of weight bytes streamed (weights cycled through
 //             enough copies to exceed the last-level cache);
 //   prefill = 128 and 512 tokens, reported as GFLOP/s (2 * n_in * n_out * tokens).
@@ -20,55 +20,12 @@
 #include "layerlab/tensor/kernels.h"
 #include "layerlab/tensor/matmul.h"
 #include "layerlab/util/thread_pool.h"
+#include "machine_peaks.h"
 
 using namespace layerlab;
+using layerlab::bench::best_time;
 
 namespace {
-
-double now() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-// Best-of-reps seconds for fn().
-template <typename F>
-double best_time(int reps, F&& fn) {
-  double best = 1e30;
-  for (int r = 0; r < reps; ++r) {
-    const double t0 = now();
-    fn();
-    best = std::min(best, now() - t0);
-  }
-  return best;
-}
-
-double triad_gbs(ThreadPool& pool, int64_t n) {
-  std::vector<float> a(n), b(n, 1.0f), c(n, 2.0f);
-  pool.parallel_for(n, [&](int64_t s, int64_t e) { std::fill(a.begin() + s, a.begin() + e, 0.0f); });
-  const float q = 3.0f;
-  const double t = best_time(5, [&] {
-    pool.parallel_for(pool.size(), [&](int64_t tb, int64_t te) {
-      for (int64_t ti = tb; ti < te; ++ti) {
-        const int64_t s = n * ti / pool.size(), e = n * (ti + 1) / pool.size();
-        for (int64_t i = s; i < e; ++i) a[i] = b[i] + q * c[i];
-      }
-    });
-  });
-  return 3.0 * 4.0 * static_cast<double>(n) / t / 1e9;
-}
-
-double fma_gflops(ThreadPool& pool) {
-  const int64_t iters = 20'000'000;
-  std::vector<float> sink(pool.size());
-  std::vector<double> flops(pool.size());
-  const double t = best_time(3, [&] {
-    pool.parallel_for(pool.size(), [&](int64_t tb, int64_t te) {
-      for (int64_t ti = tb; ti < te; ++ti) flops[ti] = fma_peak_flops(iters, &sink[ti]);
-    });
-  });
-  double total = 0;
-  for (double f : flops) total += f;
-  return total / t / 1e9;
-}
 
 // Random weight bytes with finite f16 scales (values do not matter for speed).
 std::vector<std::byte> random_weight(GgmlType t, int64_t n_in, int64_t n_out, size_t& row_bytes, std::mt19937& rng) {
@@ -92,6 +49,8 @@ std::vector<std::byte> random_weight(GgmlType t, int64_t n_in, int64_t n_out, si
     for (size_t i = 0; i < w.size(); i += 34) put(i);
   } else if (t == GgmlType::Q4_K) {
     for (size_t i = 0; i < w.size(); i += 144) { put(i); put(i + 2); }
+  } else if (t == GgmlType::Q6_K) {
+    for (size_t i = 0; i < w.size(); i += 210) put(i + 208);
   }
   return w;
 }
@@ -99,21 +58,36 @@ std::vector<std::byte> random_weight(GgmlType t, int64_t n_in, int64_t n_out, si
 }  // namespace
 
 int main(int argc, char** argv) {
-  const bool quick = argc > 1 && std::string(argv[1]) == "--quick";
+  bool quick = false;
+  std::vector<GgmlType> types;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--quick") {
+      quick = true;
+      continue;
+    }
+    const auto t = ggml_type_by_name(arg);
+    if (!t) {
+      std::fprintf(stderr, "unknown type %s\n", argv[i]);
+      return 2;
+    }
+    types.push_back(t->type);
+  }
+  if (types.empty()) types = {GgmlType::F32, GgmlType::F16, GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q6_K};
   std::printf("SIMD target: %s\n", simd_target_name());
   std::mt19937 rng(42);
   const int64_t triad_n = quick ? (8 << 20) : (32 << 20);  // 3 arrays x 128 MiB > L3
   double bw[3] = {0, 0, 0}, peak[3] = {0, 0, 0};
   for (int th : {1, 2}) {
     ThreadPool pool(th);
-    bw[th] = triad_gbs(pool, triad_n);
-    peak[th] = fma_gflops(pool);
+    bw[th] = bench::triad_gbs(pool, triad_n);
+    peak[th] = bench::fma_peak_gflops(pool);
     std::printf("threads %d: triad %.1f GB/s, FMA peak %.1f GFLOP/s\n", th, bw[th], peak[th]);
   }
   std::printf("\n%-5s %-10s %-5s %2s %10s %8s %12s %8s %12s %8s\n", "type", "shape", "mode", "th",
               "decode GB/s", "/triad", "pf128 GF/s", "/peak", "pf512 GF/s", "/peak");
   const std::pair<int64_t, int64_t> shapes[] = {{896, 4864}, {4864, 896}};
-  for (GgmlType t : {GgmlType::F32, GgmlType::F16, GgmlType::Q8_0, GgmlType::Q4_K}) {
+  for (GgmlType t : types) {
     for (auto [n_in, n_out] : shapes) {
       if (n_in % ggml_type_info(static_cast<uint32_t>(t))->block_size != 0) {
         // 896 is not a multiple of 256: real Q4_K_M files store such matrices in another type.

@@ -5,7 +5,9 @@
 
 #include <cmath>
 #include <cstring>
+#include <cstdio>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -17,6 +19,7 @@
 #include "layerlab/tensor/matmul.h"
 #include "layerlab/tensor/quantize_activations.h"
 #include "layerlab/util/thread_pool.h"
+#include "hwy/targets.h"
 #include "quant_test_data.h"
 #include "test_support.h"
 
@@ -336,6 +339,72 @@ TEST(Matmul, RejectsBadShapesAndTypes) {
   EXPECT_THROW(matmul(bad_stride, x.data(), 1, y.data(), ActivationMode::kExact, pool), Error);
   WeightView bad_type{GgmlType::IQ2_XXS, 256, 1, buf.data(), 66};
   EXPECT_THROW(matmul(bad_type, x.data(), 1, y.data(), ActivationMode::kExact, pool), Error);
+}
+
+// The tests above run only the CPU's best target. Here every compiled target the CPU supports
+// (AVX-512, AVX2, the portable baseline) must match the scalar twins, with prefill equal to
+// decode bit for bit, over row counts that leave partial tiles and odd block counts.
+TEST(MatmulTargets, EveryTargetMatchesScalarTwin) {
+  std::mt19937 rng(41);
+  ThreadPool pool(2);
+  std::set<std::string> dispatched;
+  const auto targets = hwy::SupportedAndGeneratedTargets();
+  for (int64_t target : targets) {
+    hwy::SetSupportedTargetsForTest(target);
+    dispatched.insert(simd_target_name());
+    {
+      const auto v = random_floats(32 * 11, rng, 3.0f);
+      std::vector<BlockQ8_0> q(11), qs(11);
+      quantize_row_q8_0(v.data(), q.data(), 32 * 11);
+      quantize_row_q8_0_scalar(v.data(), qs.data(), 32 * 11);
+      EXPECT_EQ(0, std::memcmp(q.data(), qs.data(), q.size() * sizeof(BlockQ8_0))) << "Q8_0 quantizer";
+      std::vector<float> f(32 * 11), fs(32 * 11);
+      dequantize_row(GgmlType::Q8_0, reinterpret_cast<const std::byte*>(q.data()), f.data(), 32 * 11);
+      dequantize_row_scalar(GgmlType::Q8_0, reinterpret_cast<const std::byte*>(q.data()), fs.data(), 32 * 11);
+      EXPECT_EQ(0, std::memcmp(f.data(), fs.data(), f.size() * sizeof(float))) << "Q8_0 dequantization";
+    }
+    SCOPED_TRACE(std::string(hwy::TargetName(target)) + " dispatched as " + simd_target_name());
+    for (GgmlType t : {GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q5_0, GgmlType::Q4_K, GgmlType::Q6_K, GgmlType::F16}) {
+      SCOPED_TRACE(std::string(ggml_type_name(t)));
+      const int64_t n_out = 11, n_tokens = 9;
+      Case c = make_case(t, n_out, n_tokens, rng);
+      const int64_t n = c.view.n_in;
+      std::vector<float> y(static_cast<size_t>(n_out * n_tokens)), y1(static_cast<size_t>(n_out));
+      matmul(c.view, c.x.data(), n_tokens, y.data(), ActivationMode::kGgml, pool);
+      for (int64_t tk = 0; tk < n_tokens; ++tk) {
+        const float* xt = c.x.data() + tk * n;
+        matmul(c.view, xt, 1, y1.data(), ActivationMode::kGgml, pool);
+        std::vector<float> wf(static_cast<size_t>(n)), xr(xt, xt + n);
+        std::vector<std::byte> a;
+        if (t == GgmlType::F16) {
+          for (auto& v : xr) v = round_to_fp16(v);
+        } else {
+          a.resize(activation_row_bytes(vec_dot_type(t), n));
+          quantize_activation_row(vec_dot_type(t), xt, a.data(), n);
+          EXPECT_EQ(0, std::memcmp(y1.data(), y.data() + tk * n_out, y1.size() * sizeof(float))) << "token " << tk;
+        }
+        for (int64_t r = 0; r < n_out; ++r) {
+          const std::byte* row = c.w.data() + r * c.row_bytes;
+          dequantize_row_scalar(t, row, wf.data(), n);
+          double mag = 0, ref = 0;
+          for (int64_t i = 0; i < n; ++i) {
+            mag += std::fabs(double(wf[i]) * xt[i]);
+            ref += double(wf[i]) * xr[i];
+          }
+          if (t != GgmlType::F16) {
+            ref = vec_dot_scalar(t, n, row, a.data());
+            ASSERT_NEAR(vec_dot(t, n, row, a.data()), ref, 2e-6 * mag + 1e-9) << "row " << r;
+          }
+          ASSERT_NEAR(y[tk * n_out + r], ref, 2e-6 * mag + 1e-9) << "row " << r << " token " << tk;
+        }
+      }
+    }
+  }
+  hwy::SetSupportedTargetsForTest(0);
+  std::string names;
+  for (const auto& d : dispatched) names += d + " ";
+  std::printf("dispatched targets: %s\n", names.c_str());
+  if (targets.size() > 1) EXPECT_GT(dispatched.size(), 1u);
 }
 
 // A real weight: llama-q8_0's attn_q in kGgml mode against a per-row scalar evaluation, and in

@@ -177,10 +177,15 @@ void fill_blocks(std::byte* dst, int64_t n_blocks, Random& r) {
   }
 }
 
-// Values of n elements of a float tensor.
+// One value of a float tensor.
 double float_value(SynthTensor::Init init, Random& r) {
   switch (init) {
     case SynthTensor::Init::kNorm: return 1.0 + kSigma * r.normal();
+    // Gated DeltaNet: a few small conv taps, a small time-step bias, and a decay rate
+    // A = exp(A_log) with A_log ~ U(0, 2), stored negated as the converter does.
+    case SynthTensor::Init::kConvTaps: return 0.1 * r.normal();
+    case SynthTensor::Init::kDtBias: return 0.1 * r.normal();
+    case SynthTensor::Init::kSsmA: return -std::exp(2.0 * r.uniform());
     default: return kSigma * r.normal();
   }
 }
@@ -285,36 +290,78 @@ std::vector<SynthTensor> synth_tensors(const SynthShape& s, GgmlType wt) {
   const int64_t E = s.n_embd, F = s.n_ff, V = s.n_vocab, hd = s.head_dim_or_default();
   const int64_t q_dim = hd * s.n_head, kv_dim = hd * s.n_head_kv;
   std::vector<SynthTensor> t;
-  auto matrix = [&](std::string name, int64_t n_in, int64_t n_out) {
-    t.push_back({std::move(name), synth_matrix_type(wt, n_in), {n_in, n_out}, Init::kMatrix});
+  // A weight {n_in, n_out} or a stack of them {n_in, n_out, n}; rows of n_in values.
+  auto matrix = [&](std::string name, int64_t n_in, int64_t n_out, int64_t n_stack = 0) {
+    std::vector<int64_t> ne = {n_in, n_out};
+    if (n_stack > 0) ne.push_back(n_stack);
+    t.push_back({std::move(name), synth_matrix_type(wt, n_in), std::move(ne), Init::kMatrix});
   };
-  auto vec = [&](std::string name, int64_t n, Init init) {
-    t.push_back({std::move(name), GgmlType::F32, {n}, init});
+  // Tensors the converter always keeps in F32 (norms, biases, router, conv taps, ...).
+  auto f32 = [&](std::string name, std::vector<int64_t> ne, Init init) {
+    t.push_back({std::move(name), GgmlType::F32, std::move(ne), init});
   };
+  auto vec = [&](std::string name, int64_t n, Init init) { f32(std::move(name), {n}, init); };
+
   matrix("token_embd.weight", E, V);
   if (s.llama3_rope.factor > 0) vec("rope_freqs.weight", hd / 2, Init::kRopeFreqs);
   for (int i = 0; i < s.n_layer; ++i) {
     const std::string p = fmt::format("blk.{}.", i);
     vec(p + "attn_norm.weight", E, Init::kNorm);
-    matrix(p + "attn_q.weight", E, q_dim);
-    if (s.qkv_bias) vec(p + "attn_q.bias", q_dim, Init::kBias);
-    matrix(p + "attn_k.weight", E, kv_dim);
-    if (s.qkv_bias) vec(p + "attn_k.bias", kv_dim, Init::kBias);
-    matrix(p + "attn_v.weight", E, kv_dim);
-    if (s.qkv_bias) vec(p + "attn_v.bias", kv_dim, Init::kBias);
-    if (s.qk_norm) {
-      vec(p + "attn_q_norm.weight", hd, Init::kNorm);
-      vec(p + "attn_k_norm.weight", hd, Init::kNorm);
+    // The hybrid family names the pre-FFN norm post_attention_norm and lists it first.
+    if (s.is_hybrid()) vec(p + "post_attention_norm.weight", E, Init::kNorm);
+    if (!s.is_attention_layer(i)) {  // Gated DeltaNet
+      const int64_t S = s.ssm_state_size, Hk = s.ssm_group_count, Hv = s.ssm_time_step_rank;
+      const int64_t C = 2 * S * Hk + S * Hv;  // q, k, v channels of the conv
+      matrix(p + "attn_qkv.weight", E, C);
+      matrix(p + "attn_gate.weight", E, S * Hv);
+      f32(p + "ssm_conv1d.weight", {s.ssm_conv_kernel, C}, Init::kConvTaps);
+      vec(p + "ssm_dt.bias", Hv, Init::kDtBias);
+      vec(p + "ssm_a", Hv, Init::kSsmA);
+      matrix(p + "ssm_beta.weight", E, Hv);
+      matrix(p + "ssm_alpha.weight", E, Hv);
+      vec(p + "ssm_norm.weight", S, Init::kNorm);
+      matrix(p + "ssm_out.weight", S * Hv, E);
+    } else {
+      // Gated attention (qwen35): attn_q gives per head [q | gate].
+      matrix(p + "attn_q.weight", E, s.is_hybrid() ? 2 * q_dim : q_dim);
+      if (s.qkv_bias) vec(p + "attn_q.bias", q_dim, Init::kBias);
+      matrix(p + "attn_k.weight", E, kv_dim);
+      if (s.qkv_bias) vec(p + "attn_k.bias", kv_dim, Init::kBias);
+      matrix(p + "attn_v.weight", E, kv_dim);
+      if (s.qkv_bias) vec(p + "attn_v.bias", kv_dim, Init::kBias);
+      if (s.qk_norm) {
+        vec(p + "attn_q_norm.weight", hd, Init::kNorm);
+        vec(p + "attn_k_norm.weight", hd, Init::kNorm);
+      }
+      matrix(p + "attn_output.weight", q_dim, E);
     }
-    matrix(p + "attn_output.weight", q_dim, E);
-    vec(p + "ffn_norm.weight", E, Init::kNorm);
-    matrix(p + "ffn_gate.weight", E, F);
-    matrix(p + "ffn_up.weight", E, F);
-    matrix(p + "ffn_down.weight", F, E);
+    if (!s.is_hybrid()) vec(p + "ffn_norm.weight", E, Init::kNorm);
+    if (s.is_moe()) {
+      const int64_t Fe = s.n_ff_expert, n = s.n_expert;
+      f32(p + "ffn_gate_inp.weight", {E, n}, Init::kMatrix);
+      matrix(p + "ffn_gate_exps.weight", E, Fe, n);
+      matrix(p + "ffn_up_exps.weight", E, Fe, n);
+      matrix(p + "ffn_down_exps.weight", Fe, E, n);
+    } else {
+      matrix(p + "ffn_gate.weight", E, F);
+      matrix(p + "ffn_up.weight", E, F);
+      matrix(p + "ffn_down.weight", F, E);
+    }
   }
   vec("output_norm.weight", E, Init::kNorm);
   if (!s.tied) matrix("output.weight", E, V);
   return t;
+}
+
+uint64_t synth_tensor_bytes(const std::vector<SynthTensor>& tensors) {
+  uint64_t total = 0;
+  for (const auto& t : tensors) {
+    const auto info = ggml_type_info(static_cast<uint32_t>(t.type));
+    uint64_t n = 1;
+    for (int64_t d : t.ne) n *= static_cast<uint64_t>(d);
+    total += n / info->block_size * info->type_size;
+  }
+  return total;
 }
 
 std::vector<float> llama3_rope_factors(const SynthShape& s) {
@@ -359,14 +406,31 @@ Metadata synth_metadata(const SynthShape& s, GgmlType wt) {
   m.set(a + "attention.head_count_kv", Value::u32(static_cast<uint32_t>(s.n_head_kv)));
   m.set(a + "rope.freq_base", Value::f32(s.rope_base));
   m.set(a + "attention.layer_norm_rms_epsilon", Value::f32(s.rms_eps));
-  // The converter writes the head size when config.json has head_dim (always for qwen3).
-  if (s.head_dim > 0 || s.arch == "qwen3") {
+  // The converter writes the head size when config.json has head_dim (always for qwen3*).
+  if (s.head_dim > 0 || s.arch != "llama") {
     m.set(a + "attention.key_length", Value::u32(hd));
     m.set(a + "attention.value_length", Value::u32(hd));
   }
-  if (s.arch == "llama") {
-    m.set(a + "rope.dimension_count", Value::u32(hd));
+  if (s.arch == "llama" || s.is_moe() || s.is_hybrid())
+    m.set(a + "rope.dimension_count", Value::u32(static_cast<uint32_t>(s.n_rot_or_default())));
+  if (s.arch == "llama" || s.is_hybrid())
     m.set(a + "vocab_size", Value::u32(static_cast<uint32_t>(s.n_vocab)));
+  if (s.is_moe()) {
+    m.set(a + "expert_count", Value::u32(static_cast<uint32_t>(s.n_expert)));
+    m.set(a + "expert_used_count", Value::u32(static_cast<uint32_t>(s.n_expert_used)));
+    m.set(a + "expert_feed_forward_length", Value::u32(static_cast<uint32_t>(s.n_ff_expert)));
+  }
+  if (s.is_hybrid()) {
+    std::vector<Value> sections;
+    for (int v : s.rope_sections) sections.push_back(Value::i32(v));
+    m.set(a + "rope.dimension_sections", Value::array(ValueType::I32, std::move(sections)));
+    m.set(a + "full_attention_interval", Value::u32(static_cast<uint32_t>(s.full_attention_interval)));
+    m.set(a + "ssm.conv_kernel", Value::u32(static_cast<uint32_t>(s.ssm_conv_kernel)));
+    m.set(a + "ssm.state_size", Value::u32(static_cast<uint32_t>(s.ssm_state_size)));
+    m.set(a + "ssm.group_count", Value::u32(static_cast<uint32_t>(s.ssm_group_count)));
+    m.set(a + "ssm.time_step_rank", Value::u32(static_cast<uint32_t>(s.ssm_time_step_rank)));
+    m.set(a + "ssm.inner_size",
+          Value::u32(static_cast<uint32_t>(s.ssm_state_size * s.ssm_time_step_rank)));
   }
 
   // Minimal SPM vocabulary: specials, byte fallback tokens if they fit, then <tok_N>.

@@ -1,8 +1,11 @@
 // The built-in table of real model shapes for `synth --like`, taken from each model's
 // public config.json.
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -55,6 +58,26 @@ std::vector<SynthShape> make_table() {
 
   t.push_back(smollm2("smollm2-135m", 576, 30, 9, 3, 1536));
   t.push_back(smollm2("smollm2-360m", 960, 32, 15, 5, 2560));
+
+  SynthShape moe;  // Qwen/Qwen3-30B-A3B
+  moe.name = "qwen3-30b-a3b", moe.arch = "qwen3moe";
+  moe.n_embd = 2048, moe.n_layer = 48, moe.n_head = 32, moe.n_head_kv = 4, moe.head_dim = 128;
+  moe.n_ff = 6144, moe.n_vocab = 151936, moe.n_ctx = 40960;
+  moe.n_expert = 128, moe.n_expert_used = 8, moe.n_ff_expert = 768;
+  moe.tied = false, moe.qk_norm = true, moe.rope_base = 1e6f, moe.rms_eps = 1e-6f;
+  t.push_back(moe);
+
+  // Qwen/Qwen3.5-0.8B (text_config; the MTP block is not written, llama.cpp never runs it).
+  SynthShape q35;
+  q35.name = "qwen3.5-0.8b", q35.arch = "qwen35";
+  q35.n_embd = 1024, q35.n_layer = 24, q35.n_head = 8, q35.n_head_kv = 2, q35.head_dim = 256;
+  q35.n_ff = 3584, q35.n_vocab = 248320, q35.n_ctx = 262144;
+  q35.full_attention_interval = 4;
+  q35.ssm_conv_kernel = 4, q35.ssm_state_size = 128, q35.ssm_group_count = 16;
+  q35.ssm_time_step_rank = 16;
+  q35.n_rot = 64, q35.rope_sections = {11, 11, 10, 0};  // partial_rotary_factor 0.25, mrope_section
+  q35.tied = true, q35.qk_norm = true, q35.rope_base = 1e7f, q35.rms_eps = 1e-6f;
+  t.push_back(q35);
   return t;
 }
 
@@ -62,6 +85,8 @@ const std::vector<SynthShape>& table() {
   static const std::vector<SynthShape> t = make_table();
   return t;
 }
+
+constexpr const char* kArchitectures = "llama, qwen2, qwen3, qwen3moe, qwen35";
 
 template <typename T>
 T parse_number(std::string_view key, std::string_view text) {
@@ -88,18 +113,57 @@ std::vector<std::string> synth_shape_names() {
   return names;
 }
 
+namespace {
+
+// IMROPE sections for text: n_rot / 2 rotated pairs split as evenly as possible over the
+// first three sections (16 -> 3:3:2, 64 -> 11:11:10, as Qwen3.5's mrope_section).
+std::array<int, 4> default_rope_sections(int n_rot) {
+  const int half = n_rot / 2;
+  return {(half + 2) / 3, (half + 1) / 3, half / 3, 0};
+}
+
+std::array<int, 4> parse_sections(std::string_view key, std::string_view text) {
+  std::array<int, 4> out = {0, 0, 0, 0};
+  size_t k = 0, pos = 0;
+  while (true) {
+    const size_t colon = std::min(text.find(':', pos), text.size());
+    if (k == 4) throw Error(fmt::format("--dims: {}={} has more than 4 sections", key, text));
+    out[k++] = parse_number<int>(key, text.substr(pos, colon - pos));
+    if (colon == text.size()) break;
+    pos = colon + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
 SynthShape parse_synth_dims(std::string_view spec, std::string_view arch) {
   SynthShape s;
   s.name = "custom";
   s.arch = std::string(arch);
-  if (arch == "qwen2" || arch == "qwen3") {
-    s.tied = true, s.rope_base = 1e6f, s.rms_eps = 1e-6f;
+  if (arch == "qwen2" || arch == "qwen3" || arch == "qwen3moe" || arch == "qwen35") {
+    s.tied = arch != "qwen3moe", s.rope_base = arch == "qwen35" ? 1e7f : 1e6f, s.rms_eps = 1e-6f;
     s.qkv_bias = arch == "qwen2";
-    s.qk_norm = arch == "qwen3";
+    s.qk_norm = arch != "qwen2";
   } else if (arch != "llama") {
-    throw Error(fmt::format("synth: architecture '{}' is not one of llama, qwen2, qwen3", arch));
+    throw Error(fmt::format("synth: architecture '{}' is not one of {}", arch, kArchitectures));
   }
-  std::array<bool, 6> seen{};
+  if (arch == "qwen35") s.full_attention_interval = 4, s.ssm_conv_kernel = 4;
+  bool sections_given = false;
+  // Keys every architecture needs, then the ones its family needs.
+  std::vector<std::pair<std::string_view, int*>> required = {
+      {"n_embd", &s.n_embd}, {"n_layer", &s.n_layer}, {"n_head", &s.n_head},
+      {"n_head_kv", &s.n_head_kv}, {"n_ff", &s.n_ff}, {"n_vocab", &s.n_vocab}};
+  if (arch == "qwen3moe") {
+    required.insert(required.end(), {{"n_expert", &s.n_expert}, {"n_expert_used", &s.n_expert_used},
+                                     {"n_ff_expert", &s.n_ff_expert}});
+  }
+  if (arch == "qwen35") {
+    required.insert(required.end(), {{"ssm_state_size", &s.ssm_state_size},
+                                     {"ssm_group_count", &s.ssm_group_count},
+                                     {"ssm_time_step_rank", &s.ssm_time_step_rank}});
+  }
+  std::vector<bool> seen(required.size(), false);
   size_t pos = 0;
   while (pos <= spec.size()) {
     size_t comma = spec.find(',', pos);
@@ -111,12 +175,10 @@ SynthShape parse_synth_dims(std::string_view spec, std::string_view arch) {
     if (eq == std::string_view::npos)
       throw Error(fmt::format("--dims: '{}' is not key=value", item));
     std::string_view key = item.substr(0, eq), value = item.substr(eq + 1);
-    int* required[] = {&s.n_embd, &s.n_layer, &s.n_head, &s.n_head_kv, &s.n_ff, &s.n_vocab};
-    const std::string_view required_names[] = {"n_embd", "n_layer", "n_head", "n_head_kv", "n_ff", "n_vocab"};
     bool done = false;
-    for (size_t k = 0; k < 6; ++k) {
-      if (key == required_names[k]) {
-        *required[k] = parse_number<int>(key, value);
+    for (size_t k = 0; k < required.size(); ++k) {
+      if (key == required[k].first) {
+        *required[k].second = parse_number<int>(key, value);
         seen[k] = done = true;
       }
     }
@@ -126,19 +188,33 @@ SynthShape parse_synth_dims(std::string_view spec, std::string_view arch) {
     else if (key == "tied") s.tied = parse_number<int>(key, value) != 0;
     else if (key == "rope_base") s.rope_base = parse_number<float>(key, value);
     else if (key == "eps") s.rms_eps = parse_number<float>(key, value);
-    else throw Error(fmt::format("--dims: unknown key '{}'", key));
+    else if (arch == "qwen35" && key == "ssm_conv_kernel") s.ssm_conv_kernel = parse_number<int>(key, value);
+    else if (arch == "qwen35" && key == "full_attention_interval")
+      s.full_attention_interval = parse_number<int>(key, value);
+    else if (arch == "qwen35" && key == "n_rot") s.n_rot = parse_number<int>(key, value);
+    else if (arch == "qwen35" && key == "rope_sections") {
+      s.rope_sections = parse_sections(key, value);
+      sections_given = true;
+    } else {
+      throw Error(fmt::format("--dims: unknown key '{}' for {}", key, arch));
+    }
   }
-  const char* names[] = {"n_embd", "n_layer", "n_head", "n_head_kv", "n_ff", "n_vocab"};
-  for (size_t k = 0; k < 6; ++k) {
-    if (!seen[k]) throw Error(fmt::format("--dims: missing {}", names[k]));
+  for (size_t k = 0; k < required.size(); ++k) {
+    if (!seen[k]) throw Error(fmt::format("--dims: missing {} (needed for {})", required[k].first, arch));
+  }
+  if (arch == "qwen35") {
+    // Qwen3.5 rotates a quarter of each head (partial_rotary_factor 0.25).
+    if (s.n_rot == 0 && s.n_head > 0) s.n_rot = s.head_dim_or_default() / 4;
+    if (!sections_given) s.rope_sections = default_rope_sections(s.n_rot);
   }
   validate_synth_shape(s);
   return s;
 }
 
 void validate_synth_shape(const SynthShape& s) {
-  if (s.arch != "llama" && s.arch != "qwen2" && s.arch != "qwen3")
-    throw Error(fmt::format("synth: architecture '{}' is not one of llama, qwen2, qwen3", s.arch));
+  if (s.arch != "llama" && s.arch != "qwen2" && s.arch != "qwen3" && s.arch != "qwen3moe" &&
+      s.arch != "qwen35")
+    throw Error(fmt::format("synth: architecture '{}' is not one of {}", s.arch, kArchitectures));
   // Bounds keep a typo from asking for terabytes; real models sit far inside them.
   auto check = [](const char* what, int64_t v, int64_t max) {
     if (v < 1 || v > max) throw Error(fmt::format("synth: {} = {} is outside 1..{}", what, v, max));
@@ -161,6 +237,40 @@ void validate_synth_shape(const SynthShape& s) {
     throw Error(fmt::format("synth: head_dim {} must be even and in 2..4096", hd));
   if (!(s.rope_base > 0) || !(s.rms_eps > 0))
     throw Error("synth: rope_base and eps must be positive");
+  if (s.is_moe()) {
+    check("n_expert", s.n_expert, 4096);
+    check("n_expert_used", s.n_expert_used, s.n_expert);
+    check("n_ff_expert", s.n_ff_expert, 1 << 18);
+  }
+  if (s.is_hybrid()) {
+    check("full_attention_interval", s.full_attention_interval, 1024);
+    check("ssm_conv_kernel", s.ssm_conv_kernel, 64);
+    check("ssm_state_size", s.ssm_state_size, 4096);
+    check("ssm_group_count", s.ssm_group_count, 1024);
+    check("ssm_time_step_rank", s.ssm_time_step_rank, 1024);
+    if (s.ssm_time_step_rank % s.ssm_group_count != 0)
+      throw Error(fmt::format("synth: ssm_time_step_rank {} is not a multiple of ssm_group_count {}",
+                              s.ssm_time_step_rank, s.ssm_group_count));
+    // Every model needs at least one attention layer: the attention hyperparameters describe it.
+    if (s.n_layer < s.full_attention_interval)
+      throw Error(fmt::format("synth: a qwen35 model needs at least full_attention_interval = {} "
+                              "layers (layer {} is the first attention layer), not {}",
+                              s.full_attention_interval, s.full_attention_interval - 1, s.n_layer));
+    const int n_rot = s.n_rot_or_default();
+    if (n_rot < 2 || n_rot % 2 != 0 || n_rot > hd)
+      throw Error(fmt::format("synth: n_rot {} must be even and in 2..head_dim {}", n_rot, hd));
+    int sum = 0;
+    for (int v : s.rope_sections) {
+      if (v < 0) throw Error("synth: rope_sections must not be negative");
+      sum += v;
+    }
+    // Text positions are (p, p, p, 0): a fourth section would rotate pairs by position 0.
+    if (s.rope_sections[3] != 0 || sum != n_rot / 2)
+      throw Error(fmt::format("synth: rope_sections {}:{}:{}:{} must cover n_rot / 2 = {} pairs "
+                              "in the first three sections",
+                              s.rope_sections[0], s.rope_sections[1], s.rope_sections[2],
+                              s.rope_sections[3], n_rot / 2));
+  }
 }
 
 }  // namespace layerlab

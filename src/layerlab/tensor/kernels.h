@@ -18,6 +18,10 @@ void dequantize_row_scalar(GgmlType type, const std::byte* src, float* dst, int6
 float vec_dot_scalar(GgmlType type, int64_t n, const std::byte* w, const std::byte* a);
 float vec_dot(GgmlType type, int64_t n, const std::byte* w, const std::byte* a);
 
+// Scalar twin of quantize_row_q8_0 (quantize_activations.h); y holds n / 32 blocks.
+struct BlockQ8_0;
+void quantize_row_q8_0_scalar(const float* x, BlockQ8_0* y, int64_t n);
+
 float dot_f32_scalar(const float* a, const float* b, int64_t n);
 
 // Float matrix block: y[t * y_stride + r] = dot(w + r * w_stride, x + t * x_stride, n)
@@ -27,6 +31,9 @@ void gemm_f32_scalar(const float* w, size_t w_stride, int64_t n_rows, const floa
                      size_t x_stride, int64_t n_tokens, int64_t n, float* y, size_t y_stride);
 void gemm_f32(const float* w, size_t w_stride, int64_t n_rows, const float* x, size_t x_stride,
               int64_t n_tokens, int64_t n, float* y, size_t y_stride, bool accumulate = false);
+
+// Matrix-vector product with f16 weights (w_stride in elements): y[r] = dot(w + r * w_stride, x, n).
+void gemv_f16(const uint16_t* w, size_t w_stride, int64_t n_rows, const float* x, int64_t n, float* y);
 
 // Quantized block: y[t * y_stride + r] = vec_dot(row r, activation row t).
 void gemm_quant(GgmlType type, const std::byte* w, size_t w_stride, int64_t n_rows,

@@ -12,6 +12,7 @@
 #define HWY_TARGET_INCLUDE "layerlab/tensor/kernels_simd.cpp"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
+#include "hwy/cache_control.h"
 
 #include <cstring>
 
@@ -19,11 +20,20 @@
 #include "layerlab/tensor/dequantize.h"
 #include "layerlab/tensor/kernels.h"
 #include "layerlab/tensor/quant_blocks.h"
+#include "layerlab/tensor/quantize_activations.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace layerlab {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
+
+// x86 targets get hand-written integer tile kernels (Highway 1.0 has no u8 x i8 product op).
+#if HWY_TARGET >= HWY_AVX3_DL && HWY_TARGET <= HWY_AVX2
+#define LAYERLAB_X86_TILES 1
+#include "layerlab/tensor/quant_tiles_x86-inl.h"
+#else
+#define LAYERLAB_X86_TILES 0
+#endif
 
 // ---------------------------------------------------------------- float matrix block
 
@@ -76,16 +86,58 @@ void GemmF32(const float* w, size_t ws, int64_t n_rows, const float* x, size_t x
     for (; r < n_rows; ++r) MicroF32<1, 1>(w + r * ws, ws, x, xs, n, y + r, ys, acc);
     return;
   }
-  // Matrix-matrix: 3 rows x 4 tokens per kernel call (12 accumulators + 4 live loads fit
-  // AVX2's 16 registers); the tokens of one call stay in L1 while the rows of the tile pass.
+  // Matrix-matrix: R rows x 4 tokens per kernel call; the tokens of one call stay in L1 while
+  // the rows of the tile pass. AVX2 (16 registers): 3 rows (12 accumulators + 4 live loads);
+  // AVX-512 (32 registers): 4 rows, 8 loads per 16 FMAs.
+#if HWY_TARGET <= HWY_AVX3
+  constexpr int kRows = 4;
+#else
+  constexpr int kRows = 3;
+#endif
   for (int64_t t = 0; t < n_tokens; t += 4) {
     const int tc = static_cast<int>(n_tokens - t < 4 ? n_tokens - t : 4);
     const float* xt = x + t * xs;
     float* yt = y + t * ys;
     int64_t r = 0;
-    for (; r + 3 <= n_rows; r += 3) MicroRowsF32<3>(tc, w + r * ws, ws, xt, xs, n, yt + r, ys, acc);
+    for (; r + kRows <= n_rows; r += kRows) MicroRowsF32<kRows>(tc, w + r * ws, ws, xt, xs, n, yt + r, ys, acc);
     for (; r < n_rows; ++r) MicroRowsF32<1>(tc, w + r * ws, ws, xt, xs, n, yt + r, ys, acc);
   }
+}
+
+// Matrix-vector product with f16 weights converted in registers (F16C on x86), so decode
+// streams the 2-byte weights once and writes no float copy. Per row the operations are those
+// of the 1-row kernel, whatever the row grouping.
+template <int R>
+HWY_INLINE void MicroF16x1(const hwy::float16_t* HWY_RESTRICT w, size_t ws, const float* HWY_RESTRICT x,
+                           int64_t n, float* HWY_RESTRICT y) {
+  const hn::ScalableTag<float> d;
+  const hn::Rebind<hwy::float16_t, decltype(d)> dh;
+  const int64_t N = static_cast<int64_t>(hn::Lanes(d));
+  using V = hn::Vec<decltype(d)>;
+  V acc[R];
+  for (int r = 0; r < R; ++r) acc[r] = hn::Zero(d);
+  int64_t i = 0;
+  for (; i + N <= n; i += N) {
+    const V xv = hn::LoadU(d, x + i);
+    for (int r = 0; r < R; ++r) {
+      // The next R-row tile (see the quantized decode kernels): memory latency bounds one core.
+      if (R > 1) hwy::Prefetch(w + (R + r) * ws + i);
+      acc[r] = hn::MulAdd(hn::PromoteTo(d, hn::LoadU(dh, w + r * ws + i)), xv, acc[r]);
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    float s = hn::GetLane(hn::SumOfLanes(d, acc[r]));
+    const uint16_t* wr = reinterpret_cast<const uint16_t*>(w + r * ws);
+    for (int64_t k = i; k < n; ++k) s += fp16_to_fp32(wr[k]) * x[k];
+    y[r] = s;
+  }
+}
+
+void GemvF16(const uint16_t* w, size_t ws, int64_t n_rows, const float* x, int64_t n, float* y) {
+  const auto* h = reinterpret_cast<const hwy::float16_t*>(w);
+  int64_t r = 0;
+  for (; r + 8 <= n_rows; r += 8) MicroF16x1<8>(h + r * ws, ws, x, n, y + r);
+  for (; r < n_rows; ++r) MicroF16x1<1>(h + r * ws, ws, x, n, y + r);
 }
 
 // ---------------------------------------------------------------- dequantization
@@ -109,6 +161,19 @@ void DequantBF16(const uint16_t* HWY_RESTRICT src, float* HWY_RESTRICT dst, int6
   for (; i + N <= n; i += N)
     hn::StoreU(hn::BitCast(df, hn::ShiftLeft<16>(hn::PromoteTo(du, hn::LoadU(dh, src + i)))), df, dst + i);
   for (; i < n; ++i) dst[i] = bf16_to_fp32(src[i]);
+}
+
+// y = q * d per Q8_0 block: one rounding per element, as the scalar code.
+void DequantQ8_0(const BlockQ8_0* HWY_RESTRICT x, float* HWY_RESTRICT y, int64_t nb) {
+  const hn::ScalableTag<float> df;
+  const hn::RebindToSigned<decltype(df)> di;
+  const hn::Rebind<int8_t, decltype(di)> d8;
+  const size_t N = hn::Lanes(df);
+  for (int64_t i = 0; i < nb; ++i, y += kQK) {
+    const auto d = hn::Set(df, fp16_to_fp32(x[i].d));
+    for (size_t j = 0; j < kQK; j += N)
+      hn::StoreU(hn::Mul(hn::ConvertTo(df, hn::PromoteTo(di, hn::LoadU(d8, x[i].qs + j))), d), df, y + j);
+  }
 }
 
 // ---------------------------------------------------------------- quantized dot products
@@ -271,6 +336,25 @@ float DotQ6_K(int64_t nb, const BlockQ6_K* HWY_RESTRICT w, const BlockQ8_K* HWY_
   return ReduceF(acc);
 }
 
+// Activation rows to Q8_0 (x86 rounding): d = amax / 127, q = round-half-even(x * (127 / amax)).
+// Per element the same float operations as the scalar twin, so the bytes are identical.
+void QuantizeQ8_0(const float* HWY_RESTRICT x, BlockQ8_0* HWY_RESTRICT y, int64_t nb) {
+  const hn::ScalableTag<float> df;
+  const hn::RebindToSigned<decltype(df)> di;
+  const hn::Rebind<int8_t, decltype(di)> d8;
+  const size_t N = hn::Lanes(df);
+  for (int64_t i = 0; i < nb; ++i, x += kQK) {
+    auto vmax = hn::Zero(df);
+    for (size_t j = 0; j < kQK; j += N) vmax = hn::Max(vmax, hn::Abs(hn::LoadU(df, x + j)));
+    const float amax = hn::GetLane(hn::MaxOfLanes(df, vmax));
+    const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+    const auto vid = hn::Set(df, id);
+    for (size_t j = 0; j < kQK; j += N)
+      hn::StoreU(hn::DemoteTo(d8, hn::ConvertTo(di, hn::Round(hn::Mul(hn::LoadU(df, x + j), vid)))), d8, y[i].qs + j);
+    y[i].d = fp32_to_fp16(amax / 127.0f);
+  }
+}
+
 // Returns true when a SIMD kernel handled the type.
 HWY_INLINE bool DotSimd(GgmlType type, int64_t n, const std::byte* w, const std::byte* a, float& out) {
   switch (type) {
@@ -293,12 +377,18 @@ HWY_INLINE bool DotSimd(GgmlType type, int64_t n, const std::byte* w, const std:
 
 float VecDot(GgmlType type, int64_t n, const std::byte* w, const std::byte* a) {
   float out;
+#if LAYERLAB_X86_TILES
+  if (GemmQuantX86(type, w, 0, 1, a, 0, 1, n, &out, 0)) return out;
+#endif
   if (DotSimd(type, n, w, a, out)) return out;
   return vec_dot_scalar(type, n, w, a);
 }
 
 void GemmQuant(GgmlType type, const std::byte* w, size_t ws, int64_t n_rows, const std::byte* a,
                size_t as, int64_t n_tokens, int64_t n, float* y, size_t ys) {
+#if LAYERLAB_X86_TILES
+  if (GemmQuantX86(type, w, ws, n_rows, a, as, n_tokens, n, y, ys)) return;
+#endif
   // Token-outer over a small row tile: the tile's rows stay in L1/L2 for all tokens.
   int64_t t0 = 0;
   if (type == GgmlType::Q8_0) {
@@ -334,6 +424,7 @@ void DequantRow(GgmlType type, const std::byte* src, float* dst, int64_t n) {
   switch (type) {
     case GgmlType::F16: return DequantF16(reinterpret_cast<const uint16_t*>(src), dst, n);
     case GgmlType::BF16: return DequantBF16(reinterpret_cast<const uint16_t*>(src), dst, n);
+    case GgmlType::Q8_0: return DequantQ8_0(reinterpret_cast<const BlockQ8_0*>(src), dst, n / kQK);
     default: return dequantize_row_scalar(type, src, dst, n);
   }
 }
@@ -354,6 +445,7 @@ double FmaPeak(int64_t iters, float* sink) {
   return 2.0 * kChains * static_cast<double>(hn::Lanes(d)) * static_cast<double>(iters);
 }
 
+#undef LAYERLAB_X86_TILES
 }  // namespace HWY_NAMESPACE
 }  // namespace layerlab
 HWY_AFTER_NAMESPACE();
@@ -362,6 +454,8 @@ HWY_AFTER_NAMESPACE();
 namespace layerlab {
 
 HWY_EXPORT(GemmF32);
+HWY_EXPORT(GemvF16);
+HWY_EXPORT(QuantizeQ8_0);
 HWY_EXPORT(VecDot);
 HWY_EXPORT(GemmQuant);
 HWY_EXPORT(DequantRow);
@@ -373,6 +467,14 @@ double fma_peak_flops(int64_t iterations, float* sink) { return HWY_DYNAMIC_DISP
 void gemm_f32(const float* w, size_t w_stride, int64_t n_rows, const float* x, size_t x_stride,
               int64_t n_tokens, int64_t n, float* y, size_t y_stride, bool accumulate) {
   HWY_DYNAMIC_DISPATCH(GemmF32)(w, w_stride, n_rows, x, x_stride, n_tokens, n, y, y_stride, accumulate);
+}
+
+void quantize_row_q8_0(const float* x, BlockQ8_0* y, int64_t n) {
+  HWY_DYNAMIC_DISPATCH(QuantizeQ8_0)(x, y, n / kQK);
+}
+
+void gemv_f16(const uint16_t* w, size_t w_stride, int64_t n_rows, const float* x, int64_t n, float* y) {
+  HWY_DYNAMIC_DISPATCH(GemvF16)(w, w_stride, n_rows, x, n, y);
 }
 
 float vec_dot(GgmlType type, int64_t n, const std::byte* w, const std::byte* a) {

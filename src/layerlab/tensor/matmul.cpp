@@ -3,6 +3,7 @@
 #include "layerlab/tensor/matmul.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -42,18 +43,46 @@ bool is_float_type(GgmlType t) { return t == GgmlType::F32 || t == GgmlType::F16
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
+// A float buffer whose data() is 64-byte aligned.
+class AlignedFloats {
+ public:
+  size_t size() const { return size_; }
+  void resize(size_t n) {
+    buf_.assign(n + 16, 0.0f);
+    const auto addr = reinterpret_cast<uintptr_t>(buf_.data());
+    offset_ = ((64 - addr % 64) % 64) / sizeof(float);
+    size_ = n;
+  }
+  float* data() { return buf_.data() + offset_; }
+
+ private:
+  std::vector<float> buf_;
+  size_t offset_ = 0, size_ = 0;
+};
+
 // Float path: y = W x with W's rows turned into float32 (in place for F32, else dequantized
 // tile by tile into a per-thread scratch) and a blocked float kernel.
 void matmul_float_rows(const WeightView& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool) {
   const int64_t n = w.n_in;
-  // Decode: small tiles so both threads get equal shares; prefill: tiles as large as fit.
-  int64_t tile = std::clamp<int64_t>(kTileFloats / n, 3, 96);
+  // Decode: small tiles so both threads get equal shares; prefill: tiles as large as fit
+  // (a multiple of the 3- and 4-row micro-kernels).
+  int64_t tile = std::clamp<int64_t>(kTileFloats / n, 12, 96);
   if (n_tokens == 1) tile = std::min<int64_t>(tile, 16);
-  tile = std::max<int64_t>(1, tile - tile % (n_tokens == 1 ? 8 : 3));
+  tile = std::max<int64_t>(1, tile - tile % (n_tokens == 1 ? 8 : 12));
   const int64_t n_tiles = ceil_div(w.n_out, tile);
+  if (n_tokens == 1 && w.type == GgmlType::F16 && w.row_bytes % 2 == 0) {
+    // Decode of f16 weights: converted in registers, no float copy of the rows.
+    pool.parallel_for(n_tiles, [&](int64_t tb, int64_t te) {
+      const int64_t r0 = tb * tile, r1 = std::min(te * tile, w.n_out);
+      gemv_f16(reinterpret_cast<const uint16_t*>(w.data + r0 * static_cast<int64_t>(w.row_bytes)), w.row_bytes / 2,
+               r1 - r0, x, n, y + r0);
+    });
+    return;
+  }
   const int64_t kblock = n_tokens >= 4 ? kKBlock : n;
   pool.parallel_for(n_tiles, [&](int64_t tb, int64_t te) {
-    thread_local std::vector<float> scratch;
+    // 64-byte aligned rows: full-vector loads do not straddle cache lines.
+    thread_local AlignedFloats scratch;
     for (int64_t ti = tb; ti < te; ++ti) {
       const int64_t r0 = ti * tile;
       const int64_t rows = std::min(tile, w.n_out - r0);

@@ -6,6 +6,7 @@
 
 #include "layerlab/io/error.h"
 #include "layerlab/tensor/f16.h"
+#include "layerlab/tensor/kernels.h"
 
 namespace layerlab {
 namespace {
@@ -51,7 +52,8 @@ size_t activation_row_bytes(GgmlType vdt, int64_t n) {
   }
 }
 
-void quantize_row_q8_0(const float* x, BlockQ8_0* y, int64_t n) {
+// The SIMD quantize_row_q8_0 (kernels_simd.cpp) is tested against this twin.
+void quantize_row_q8_0_scalar(const float* x, BlockQ8_0* y, int64_t n) {
   for (int64_t i = 0; i < n / kQK; ++i, x += kQK) {
     const float d = quantize_block_q8(x, y[i].qs);
     y[i].d = fp32_to_fp16(d);
