@@ -341,6 +341,80 @@ TEST(Matmul, RejectsBadShapesAndTypes) {
   EXPECT_THROW(matmul(bad_type, x.data(), 1, y.data(), ActivationMode::kExact, pool), Error);
 }
 
+// matmul_multi computes several weights of the same input in one pass of the pool; each
+// output must equal its own matmul call bit for bit, with types sharing and not sharing an
+// activation conversion, in both modes, for decode and prefill, on 1 and 2 threads.
+TEST(MatmulMulti, EqualsSeparateMatmulsBitExactly) {
+  std::mt19937 rng(51);
+  ThreadPool one(1), two(2);
+  const int64_t n = 768;  // a multiple of every block size
+  std::vector<GgmlType> types = computable_types();
+  types.push_back(GgmlType::Q8_0);  // a second weight sharing Q8_0's conversion
+  types.push_back(GgmlType::F16);
+  std::vector<std::vector<std::byte>> data;
+  std::vector<WeightView> views;
+  for (size_t i = 0; i < types.size(); ++i) {
+    const int64_t n_out = 29 + 7 * static_cast<int64_t>(i);  // partial tiles everywhere
+    auto [w, rb] = random_rows(types[i], n_out, n, rng);
+    data.push_back(std::move(w));
+    views.push_back(WeightView{types[i], n, n_out, data.back().data(), rb});
+  }
+  for (int64_t n_tokens : {1, 2, 5, 64}) {
+    const auto x = random_floats(static_cast<size_t>(n * n_tokens), rng);
+    for (auto mode : {ActivationMode::kExact, ActivationMode::kGgml}) {
+      for (ThreadPool* pool : {&one, &two}) {
+        SCOPED_TRACE("tokens " + std::to_string(n_tokens) + " threads " + std::to_string(pool->size()) +
+                     (mode == ActivationMode::kExact ? " exact" : " ggml"));
+        std::vector<std::vector<float>> multi(views.size()), single(views.size());
+        std::vector<MatmulJob> jobs;
+        for (size_t i = 0; i < views.size(); ++i) {
+          multi[i].assign(static_cast<size_t>(views[i].n_out * n_tokens), -1.0f);
+          single[i].assign(multi[i].size(), -2.0f);
+          jobs.push_back(MatmulJob{views[i], multi[i].data()});
+          matmul(views[i], x.data(), n_tokens, single[i].data(), mode, *pool);
+        }
+        matmul_multi(jobs, x.data(), n_tokens, mode, *pool);
+        for (size_t i = 0; i < views.size(); ++i)
+          EXPECT_EQ(0, std::memcmp(multi[i].data(), single[i].data(), multi[i].size() * sizeof(float)))
+              << ggml_type_name(types[i]) << " (job " << i << ")";
+      }
+    }
+  }
+}
+
+// Decode with q/k/v-like weights wakes the pool once (the activations are quantized on the
+// calling thread); prefill twice (conversion, then all tiles), however many weights.
+TEST(MatmulMulti, WakesThePoolOncePerPass) {
+  std::mt19937 rng(52);
+  ThreadPool pool(2);
+  const int64_t n = 256;
+  std::vector<std::vector<std::byte>> data;
+  std::vector<MatmulJob> jobs;
+  std::vector<std::vector<float>> ys;
+  for (auto [t, n_out] : {std::pair{GgmlType::Q8_0, int64_t{64}}, {GgmlType::Q4_K, 32}, {GgmlType::Q6_K, 48}}) {
+    auto [w, rb] = random_rows(t, n_out, n, rng);
+    data.push_back(std::move(w));
+    ys.emplace_back(static_cast<size_t>(n_out * 4));
+    jobs.push_back(MatmulJob{WeightView{t, n, n_out, data.back().data(), rb}, ys.back().data()});
+  }
+  const auto x = random_floats(static_cast<size_t>(n * 4), rng);
+  uint64_t before = pool.dispatches();
+  matmul_multi(jobs, x.data(), 1, ActivationMode::kGgml, pool);
+  EXPECT_EQ(pool.dispatches() - before, 1u);
+  before = pool.dispatches();
+  matmul_multi(jobs, x.data(), 4, ActivationMode::kGgml, pool);
+  EXPECT_EQ(pool.dispatches() - before, 2u);
+}
+
+TEST(MatmulMulti, RejectsDifferentRowLengths) {
+  ThreadPool pool(1);
+  std::vector<std::byte> buf(34 * 4);
+  std::vector<float> x(64), y(4);
+  const MatmulJob jobs[2] = {{WeightView{GgmlType::Q8_0, 64, 1, buf.data(), 34 * 2}, y.data()},
+                             {WeightView{GgmlType::Q8_0, 32, 1, buf.data(), 34}, y.data() + 1}};
+  EXPECT_THROW(matmul_multi(jobs, x.data(), 1, ActivationMode::kGgml, pool), Error);
+}
+
 // The tests above run only the CPU's best target. Here every compiled target the CPU supports
 // (AVX-512, AVX2, the portable baseline) must match the scalar twins, with prefill equal to
 // decode bit for bit, over row counts that leave partial tiles and odd block counts.

@@ -43,20 +43,23 @@ void attention_block(const DenseModel& m, int slot, const DenseLayerWeights& L, 
   float* q = sized(s.q, rows * H * dk);
   float* k = sized(s.k, rows * Hkv * dk);
   float* v = sized(s.v, rows * Hkv * dv);
+  // q, k and v read the same input: one pass of the pool computes all three.
+  float* q_out = q;
+  if (L.gated_attention) q_out = sized(s.attn, rows * 2 * H * dk);  // [q | gate] per head; attn is free until the heads run
+  const MatmulJob qkv[3] = {{L.attn_q, q_out}, {L.attn_k, k}, {L.attn_v, v}};
+  matmul_multi(qkv, s.xn.data(), rows, mode, pool);
   if (L.gated_attention) {
     // attn_q gives per head [q | gate]; split into q and the output gate.
-    float* qg = sized(s.attn, rows * 2 * H * dk);  // attn is free until the heads run
     float* gate = sized(s.q_gate, rows * H * dk);
-    matmul(L.attn_q, s.xn.data(), rows, qg, mode, pool);
     for (int64_t r = 0; r < rows * H; ++r) {
-      std::memcpy(q + r * dk, qg + r * 2 * dk, sizeof(float) * dk);
-      std::memcpy(gate + r * dk, qg + r * 2 * dk + dk, sizeof(float) * dk);
+      std::memcpy(q + r * dk, q_out + r * 2 * dk, sizeof(float) * dk);
+      std::memcpy(gate + r * dk, q_out + r * 2 * dk + dk, sizeof(float) * dk);
     }
-  } else {
-    linear(L.attn_q, L.attn_q_bias, s.xn.data(), rows, q, mode, pool);
+  } else if (L.attn_q_bias) {
+    add_bias_rows(q, rows, L.attn_q.n_out, L.attn_q_bias.data);
   }
-  linear(L.attn_k, L.attn_k_bias, s.xn.data(), rows, k, mode, pool);
-  linear(L.attn_v, L.attn_v_bias, s.xn.data(), rows, v, mode, pool);
+  if (L.attn_k_bias) add_bias_rows(k, rows, L.attn_k.n_out, L.attn_k_bias.data);
+  if (L.attn_v_bias) add_bias_rows(v, rows, L.attn_v.n_out, L.attn_v_bias.data);
   if (L.attn_q_norm) rms_norm_rows(q, rows * H, dk, L.attn_q_norm.data, c.rms_eps, q);
   if (L.attn_k_norm) rms_norm_rows(k, rows * Hkv, dk, L.attn_k_norm.data, c.rms_eps, k);
   s.rope.apply(q, rows, H, dk);
@@ -123,8 +126,9 @@ void ffn_block(const DenseLayerWeights& L, const LayerSpec& spec, int64_t rows, 
   }
   float* gate = sized(s.gate, rows * spec.n_ff);
   float* up = sized(s.up, rows * spec.n_ff);
-  matmul(L.ffn_gate, s.xn.data(), rows, gate, mode, pool);
-  matmul(L.ffn_up, s.xn.data(), rows, up, mode, pool);
+  // gate and up read the same input: one pass of the pool computes both.
+  const MatmulJob gate_up[2] = {{L.ffn_gate, gate}, {L.ffn_up, up}};
+  matmul_multi(gate_up, s.xn.data(), rows, mode, pool);
   swiglu(gate, up, rows * spec.n_ff, gate);
   matmul(L.ffn_down, gate, rows, s.proj.data(), mode, pool);
 }

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 
 #include "layerlab/io/ggml_type.h"
 
@@ -34,5 +35,19 @@ enum class ActivationMode {
 // Rows are split across the pool's threads. x and y must not overlap.
 void matmul(const WeightView& w, const float* x, int64_t n_tokens, float* y, ActivationMode mode,
             ThreadPool& pool);
+
+// One product of matmul_multi: y = W x, y laid out as in matmul (n_tokens rows of w.n_out).
+struct MatmulJob {
+  WeightView w;
+  float* y = nullptr;
+};
+
+// Several products of the same input x (e.g. q/k/v, or gate/up) in one parallel_for: the
+// row tiles of all weights are split across the threads together, so the threads meet once
+// instead of once per weight. x is converted once per distinct activation type. Every y is
+// bit-identical to a separate matmul call. All weights must have the same n_in; no y may
+// overlap x or another y.
+void matmul_multi(std::span<const MatmulJob> jobs, const float* x, int64_t n_tokens, ActivationMode mode,
+                  ThreadPool& pool);
 
 }  // namespace layerlab

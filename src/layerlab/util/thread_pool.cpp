@@ -6,6 +6,7 @@ namespace {
 // idle, long enough to catch the next call of a decode loop without a futex wake-up.
 constexpr int kSpinIterations = 4000;
 thread_local bool tl_inside_pool = false;
+std::atomic<uint64_t> g_total_dispatches{0};
 
 inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -15,6 +16,8 @@ inline void cpu_relax() {
 #endif
 }
 }  // namespace
+
+uint64_t ThreadPool::total_dispatches() { return g_total_dispatches.load(std::memory_order_relaxed); }
 
 ThreadPool::ThreadPool(int n_threads) : n_threads_(n_threads < 1 ? 1 : n_threads) {
   workers_.reserve(static_cast<size_t>(n_threads_ - 1));
@@ -51,6 +54,8 @@ void ThreadPool::run(int64_t n, Trampoline call, void* ctx) {
     call(ctx, 0, n);
     return;
   }
+  dispatches_.fetch_add(1, std::memory_order_relaxed);
+  g_total_dispatches.fetch_add(1, std::memory_order_relaxed);
   call_ = call;
   ctx_ = ctx;
   n_ = n;

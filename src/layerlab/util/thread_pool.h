@@ -25,6 +25,12 @@ class ThreadPool {
 
   int size() const { return n_threads_; }
 
+  // Debug counters: how many parallel_for calls woke the workers (calls run inline, with one
+  // thread, one item or nested, are not counted), for this pool and for every pool of the
+  // process. Each counted call is one synchronisation of all threads.
+  uint64_t dispatches() const { return dispatches_.load(std::memory_order_relaxed); }
+  static uint64_t total_dispatches();
+
   // Calls fn(begin, end) on disjoint chunks covering [0, n), in parallel, and returns when
   // all are done. The first exception thrown by fn is rethrown here. A call made from inside
   // fn (nested) runs inline on the calling thread.
@@ -56,6 +62,7 @@ class ThreadPool {
   std::exception_ptr error_;
   std::mutex error_mutex_;
   std::atomic<bool> busy_{false};
+  std::atomic<uint64_t> dispatches_{0};
 };
 
 }  // namespace layerlab
