@@ -179,10 +179,9 @@ void gated_deltanet_block(const DeltaNetWeights& w, const DeltaNetDims& d, float
   float* beta = sized(s.beta, rows * Hv);
   float* g = sized(s.g, rows * Hv);
   float* o = sized(s.o, rows * Vd);
-  matmul(w.qkv, xn, rows, qkv, mode, pool);
-  matmul(w.gate, xn, rows, z, mode, pool);
-  matmul(w.beta, xn, rows, beta, mode, pool);
-  matmul(w.alpha, xn, rows, g, mode, pool);
+  // The four input projections read the same xn: one pass over the pool.
+  const MatmulJob inputs[] = {{w.qkv, qkv}, {w.gate, z}, {w.beta, beta}, {w.alpha, g}};
+  matmul_multi(inputs, xn, rows, mode, pool);
   for (int64_t r = 0; r < rows; ++r)
     for (int h = 0; h < Hv; ++h) {
       float& b = beta[r * Hv + h];

@@ -92,8 +92,8 @@ void moe_ffn(const MoeWeights& w, int k, const float* xn, int64_t rows, float* o
   for (int e = 0; e < n_expert; ++e) {
     const int64_t b = begin[e], n = begin[e + 1] - begin[e];
     if (n == 0) continue;
-    matmul(w.gate.expert(e), gathered + b * E, n, gate + b * F, mode, pool);
-    matmul(w.up.expert(e), gathered + b * E, n, up + b * F, mode, pool);
+    const MatmulJob gate_up[] = {{w.gate.expert(e), gate + b * F}, {w.up.expert(e), up + b * F}};
+    matmul_multi(gate_up, gathered + b * E, n, mode, pool);
     swiglu(gate + b * F, up + b * F, n * F, gate + b * F);
     matmul(w.down.expert(e), gate + b * F, n, down + b * E, mode, pool);
   }
@@ -120,9 +120,8 @@ void moe_ffn(const MoeWeights& w, int k, const float* xn, int64_t rows, float* o
     float* sg = sized(s.shared_gate, rows * Fs);
     float* su = sized(s.shared_up, rows * Fs);
     float* so = sized(s.shared_out, rows * E);
-    matmul(w.shared_gate_inp, xn, rows, scale, mode, pool);
-    matmul(w.shared_gate, xn, rows, sg, mode, pool);
-    matmul(w.shared_up, xn, rows, su, mode, pool);
+    const MatmulJob shared[] = {{w.shared_gate_inp, scale}, {w.shared_gate, sg}, {w.shared_up, su}};
+    matmul_multi(shared, xn, rows, mode, pool);
     swiglu(sg, su, rows * Fs, sg);
     matmul(w.shared_down, sg, rows, so, mode, pool);
     for (int64_t r = 0; r < rows; ++r) {
