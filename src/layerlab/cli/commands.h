@@ -22,4 +22,10 @@ void add_registered_commands(CLI::App& app);
 
 void add_inspect_command(CLI::App& app);
 
+// Thrown by a command that has printed its own message and wants this exit status
+// (e.g. 130 after an interrupted scan).
+struct ExitStatus {
+  int code = 1;
+};
+
 }  // namespace layerlab::cli

@@ -15,6 +15,8 @@ int main(int argc, char** argv) {
   layerlab::cli::add_registered_commands(app);
   try {
     app.parse(argc, argv);
+  } catch (const layerlab::cli::ExitStatus& e) {
+    return e.code;  // the command has already said why
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   } catch (const layerlab::Error& e) {
