@@ -44,14 +44,32 @@ class Cursor {
     return value;
   }
 
-  std::string read_string(std::string_view what) {
+  std::string read_string(std::string_view what) { return std::string(read_string_view(what)); }
+
+  // The string's bytes in place (valid as long as the mapped bytes).
+  std::string_view read_string_view(std::string_view what) {
     uint64_t at = pos_;
     uint64_t length = read<uint64_t>(what);
     if (length > remaining())
       fail(at, fmt::format("{} claims {} bytes but only {} are left", what, length, remaining()));
-    std::string s(reinterpret_cast<const char*>(bytes_.data() + pos_), static_cast<size_t>(length));
+    std::string_view s(reinterpret_cast<const char*>(bytes_.data() + pos_), static_cast<size_t>(length));
     pos_ += length;
     return s;
+  }
+
+  // Total bytes of the next `count` length-prefixed strings, counting only as far as they are
+  // well-formed (the real read reports any problem); the cursor does not move.
+  uint64_t peek_string_bytes(uint64_t count) const {
+    uint64_t pos = pos_, total = 0;
+    for (uint64_t k = 0; k < count && bytes_.size() - pos >= 8; ++k) {
+      uint64_t length;
+      std::memcpy(&length, bytes_.data() + pos, 8);
+      pos += 8;
+      if (length > bytes_.size() - pos) break;
+      pos += length;
+      total += length;
+    }
+    return total;
   }
 
  private:
@@ -100,9 +118,15 @@ Value read_value(Cursor& c, ValueType type, const std::string& what) {
   if (count > c.remaining() / min_elem)
     c.fail(count_at, fmt::format("{}: array of {} elements cannot fit in the {} bytes left", what, count,
                                  c.remaining()));
-  std::vector<Value> items;
-  items.reserve(static_cast<size_t>(count));
-  for (uint64_t k = 0; k < count; ++k) items.push_back(read_scalar(c, elem, what));
+  // Elements go straight into the compact array: a token list never exists as Values.
+  ValueArray items;
+  if (elem == ValueType::STRING) {
+    items.reserve(static_cast<size_t>(count), static_cast<size_t>(c.peek_string_bytes(count)));
+    for (uint64_t k = 0; k < count; ++k) items.push_string(c.read_string_view(what));
+  } else {
+    items.reserve(static_cast<size_t>(count));
+    for (uint64_t k = 0; k < count; ++k) items.push_back(read_scalar(c, elem, what));
+  }
   return Value::array(elem, std::move(items));
 }
 

@@ -28,6 +28,7 @@ void check_value(const Value& v, const std::string& key, const std::string& path
   if (v.type != ValueType::ARRAY) return;
   if (v.elem_type == ValueType::ARRAY || !is_valid_value_type(static_cast<uint32_t>(v.elem_type)))
     throw Error(fmt::format("{}: key '{}': nested arrays cannot be written to GGUF", path, key));
+  if (v.items.empty() || v.items.uniform_type() == v.elem_type) return;
   for (const Value& item : v.items)
     if (item.type != v.elem_type)
       throw Error(fmt::format("{}: key '{}': array of {} holds a {}", path, key, value_type_name(v.elem_type),
@@ -64,7 +65,7 @@ class Out {
   explicit Out(AtomicFile& file) : f_(file) {}
   template <typename T>
   void put(T v) { f_.write(&v, sizeof(T)); }
-  void put_string(const std::string& s) {
+  void put_string(std::string_view s) {
     put<uint64_t>(s.size());
     f_.write(s.data(), s.size());
   }
@@ -91,6 +92,13 @@ class Out {
     if (v.type != ValueType::ARRAY) return put_scalar(v);
     put(static_cast<uint32_t>(v.elem_type));
     put<uint64_t>(v.items.size());
+    // Packed scalars are already in their on-disk form (bools are written as 0/1).
+    if (auto packed = v.items.packed_bytes(); !packed.empty() && v.elem_type != ValueType::BOOL)
+      return f_.write(packed.data(), packed.size());
+    if (v.elem_type == ValueType::STRING) {
+      for (size_t k = 0; k < v.items.size(); ++k) put_string(v.items.string_at(k));
+      return;
+    }
     for (const Value& item : v.items) put_scalar(item);
   }
   void pad_to(uint64_t alignment) { f_.write_zeros(padded(f_.position(), alignment) - f_.position()); }

@@ -2,6 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <bit>
+#include <cstring>
+#include <stdexcept>
+
 namespace layerlab {
 
 std::string_view value_type_name(ValueType type) {
@@ -42,7 +46,7 @@ Value Value::u64(uint64_t v) { Value x; x.type = ValueType::U64; x.u = v; return
 Value Value::f32(float v) { Value x; x.type = ValueType::F32; x.f = v; return x; }
 Value Value::boolean(bool v) { Value x; x.type = ValueType::BOOL; x.u = v ? 1 : 0; return x; }
 Value Value::string(std::string v) { Value x; x.type = ValueType::STRING; x.str = std::move(v); return x; }
-Value Value::array(ValueType elem_type, std::vector<Value> items) {
+Value Value::array(ValueType elem_type, ValueArray items) {
   Value x;
   x.type = ValueType::ARRAY;
   x.elem_type = elem_type;
@@ -50,9 +54,11 @@ Value Value::array(ValueType elem_type, std::vector<Value> items) {
   return x;
 }
 Value Value::string_array(const std::vector<std::string>& v) {
-  std::vector<Value> items;
-  items.reserve(v.size());
-  for (const auto& s : v) items.push_back(Value::string(s));
+  size_t chars = 0;
+  for (const auto& s : v) chars += s.size();
+  ValueArray items;
+  items.reserve(v.size(), chars);
+  for (const auto& s : v) items.push_string(s);
   return array(ValueType::STRING, std::move(items));
 }
 
@@ -107,6 +113,267 @@ std::string Value::to_display(size_t max_items) const {
     default: return fmt::format("{}", *as_int());
   }
 }
+
+// --- ValueArray ---
+
+namespace {
+
+bool is_signed_int(ValueType t) {
+  return t == ValueType::I8 || t == ValueType::I16 || t == ValueType::I32 || t == ValueType::I64;
+}
+
+bool is_packable_type(ValueType t) {
+  return is_valid_value_type(static_cast<uint32_t>(t)) && t != ValueType::STRING && t != ValueType::ARRAY;
+}
+
+bool is_zero_double(double d) { return std::bit_cast<uint64_t>(d) == 0; }
+
+// True when nothing but the typed value is set, so that an element rebuilt from its packed
+// bytes (or its text) is indistinguishable from v.
+bool has_only_payload(const Value& v) {
+  return v.str.empty() && v.elem_type == ValueType::U8 && v.items.empty();
+}
+
+// Packs a scalar at its on-disk width if that reproduces v exactly; false otherwise.
+bool pack_scalar(const Value& v, unsigned char out[8]) {
+  if (!is_packable_type(v.type) || !has_only_payload(v)) return false;
+  const uint32_t width = value_type_size(v.type);
+  uint64_t bits = 0;
+  if (v.type == ValueType::F32) {
+    if (v.u != 0 || v.i != 0) return false;
+    const float x = static_cast<float>(v.f);
+    if (std::bit_cast<uint64_t>(static_cast<double>(x)) != std::bit_cast<uint64_t>(v.f)) return false;
+    bits = std::bit_cast<uint32_t>(x);
+  } else if (v.type == ValueType::F64) {
+    if (v.u != 0 || v.i != 0) return false;
+    bits = std::bit_cast<uint64_t>(v.f);
+  } else if (is_signed_int(v.type)) {
+    if (v.u != 0 || !is_zero_double(v.f)) return false;
+    if (width < 8) {
+      const int64_t lim = int64_t{1} << (8 * width - 1);
+      if (v.i < -lim || v.i >= lim) return false;
+    }
+    bits = static_cast<uint64_t>(v.i);
+  } else {  // unsigned integers and BOOL (its raw byte)
+    if (v.i != 0 || !is_zero_double(v.f)) return false;
+    if (width < 8 && (v.u >> (8 * width)) != 0) return false;
+    bits = v.u;
+  }
+  std::memcpy(out, &bits, width);  // little-endian host: the low bytes
+  return true;
+}
+
+bool is_plain_string(const Value& v) {
+  return v.type == ValueType::STRING && v.u == 0 && v.i == 0 && is_zero_double(v.f) &&
+         v.elem_type == ValueType::U8 && v.items.empty();
+}
+
+uint64_t load_bits(const unsigned char* p, uint32_t width) {
+  uint64_t bits = 0;
+  std::memcpy(&bits, p, width);
+  return bits;
+}
+
+int64_t sign_extend(uint64_t bits, uint32_t width) {
+  if (width == 8) return static_cast<int64_t>(bits);
+  const unsigned shift = 64 - 8 * width;
+  return static_cast<int64_t>(bits << shift) >> shift;
+}
+
+}  // namespace
+
+ValueArray::ValueArray(std::initializer_list<Value> values) {
+  reserve(values.size());
+  for (const Value& v : values) push_back(v);
+}
+
+ValueArray::ValueArray(const std::vector<Value>& values) {
+  reserve(values.size());
+  for (const Value& v : values) push_back(v);
+}
+
+Value ValueArray::operator[](size_t k) const {
+  if (k >= size_) throw std::out_of_range(fmt::format("metadata array index {} of {}", k, size_));
+  switch (form_) {
+    case Form::kPacked: {
+      const uint32_t width = value_type_size(type_);
+      const uint64_t bits = load_bits(bytes_.data() + k * width, width);
+      Value v;
+      v.type = type_;
+      if (type_ == ValueType::F32) v.f = std::bit_cast<float>(static_cast<uint32_t>(bits));
+      else if (type_ == ValueType::F64) v.f = std::bit_cast<double>(bits);
+      else if (is_signed_int(type_)) v.i = sign_extend(bits, width);
+      else v.u = bits;
+      return v;
+    }
+    case Form::kStrings: return Value::string(std::string(string_at(k)));
+    case Form::kGeneric: return values_[k];
+    case Form::kEmpty: break;
+  }
+  return Value{};
+}
+
+std::string_view ValueArray::string_at(size_t k) const {
+  if (k >= size_) throw std::out_of_range(fmt::format("metadata array index {} of {}", k, size_));
+  if (form_ == Form::kStrings) {
+    const uint64_t begin = k == 0 ? 0 : ends_[k - 1];
+    return {reinterpret_cast<const char*>(bytes_.data()) + begin, static_cast<size_t>(ends_[k] - begin)};
+  }
+  if (form_ == Form::kGeneric && values_[k].type == ValueType::STRING) return values_[k].str;
+  return {};
+}
+
+std::optional<int64_t> ValueArray::int_at(size_t k) const {
+  if (form_ == Form::kPacked && k < size_ && type_ != ValueType::F32 && type_ != ValueType::F64) {
+    const uint32_t width = value_type_size(type_);
+    const uint64_t bits = load_bits(bytes_.data() + k * width, width);
+    return is_signed_int(type_) ? sign_extend(bits, width) : static_cast<int64_t>(bits);
+  }
+  return (*this)[k].as_int();
+}
+
+std::optional<double> ValueArray::double_at(size_t k) const {
+  if (form_ == Form::kPacked && k < size_ && type_ == ValueType::F32) {
+    float x;
+    std::memcpy(&x, bytes_.data() + k * 4, 4);
+    return x;
+  }
+  if (form_ == Form::kPacked && k < size_ && type_ != ValueType::F64)
+    return static_cast<double>(*int_at(k));
+  return (*this)[k].as_double();
+}
+
+std::optional<ValueType> ValueArray::uniform_type() const {
+  switch (form_) {
+    case Form::kEmpty: return std::nullopt;
+    case Form::kPacked:
+    case Form::kStrings: return type_;
+    case Form::kGeneric:
+      for (const Value& v : values_)
+        if (v.type != values_.front().type) return std::nullopt;
+      return values_.front().type;
+  }
+  return std::nullopt;
+}
+
+std::span<const unsigned char> ValueArray::packed_bytes() const {
+  if (form_ != Form::kPacked) return {};
+  return bytes_;
+}
+
+void ValueArray::reserve(size_t n, size_t string_bytes) {
+  reserve_ = n;
+  reserve_chars_ = string_bytes;
+  switch (form_) {
+    case Form::kEmpty: break;
+    case Form::kPacked: bytes_.reserve(n * value_type_size(type_)); break;
+    case Form::kStrings:
+      ends_.reserve(n);
+      bytes_.reserve(string_bytes);
+      break;
+    case Form::kGeneric: values_.reserve(n); break;
+  }
+}
+
+void ValueArray::push_back(const Value& v) {
+  unsigned char packed[8];
+  if (form_ == Form::kEmpty) {
+    if (is_plain_string(v)) {
+      form_ = Form::kStrings;
+      type_ = ValueType::STRING;
+      ends_.reserve(reserve_);
+      bytes_.reserve(reserve_chars_);
+    } else if (pack_scalar(v, packed)) {
+      form_ = Form::kPacked;
+      type_ = v.type;
+      bytes_.reserve(reserve_ * value_type_size(type_));
+    } else {
+      form_ = Form::kGeneric;
+      values_.reserve(reserve_);
+    }
+  }
+  if (form_ == Form::kStrings) {
+    if (is_plain_string(v)) return push_string(v.str);
+    to_generic();
+  } else if (form_ == Form::kPacked) {
+    if (v.type == type_ && pack_scalar(v, packed)) {
+      bytes_.insert(bytes_.end(), packed, packed + value_type_size(type_));
+      ++size_;
+      return;
+    }
+    to_generic();
+  }
+  values_.push_back(v);
+  ++size_;
+}
+
+void ValueArray::push_string(std::string_view text) {
+  if (form_ == Form::kEmpty) {
+    form_ = Form::kStrings;
+    type_ = ValueType::STRING;
+    ends_.reserve(reserve_);
+    bytes_.reserve(reserve_chars_);
+  }
+  if (form_ != Form::kStrings) {
+    if (form_ == Form::kPacked) to_generic();
+    values_.push_back(Value::string(std::string(text)));
+    ++size_;
+    return;
+  }
+  bytes_.insert(bytes_.end(), text.begin(), text.end());
+  ends_.push_back(bytes_.size());
+  ++size_;
+}
+
+void ValueArray::to_generic() {
+  std::vector<Value> values;
+  values.reserve(std::max(size_ + 1, reserve_));
+  for (size_t k = 0; k < size_; ++k) values.push_back((*this)[k]);
+  bytes_ = {};
+  ends_ = {};
+  values_ = std::move(values);
+  form_ = Form::kGeneric;
+}
+
+void ValueArray::resize(size_t n) {
+  if (n >= size_) {
+    while (size_ < n) push_back(Value{});
+    return;
+  }
+  switch (form_) {
+    case Form::kEmpty: break;
+    case Form::kPacked: bytes_.resize(n * value_type_size(type_)); break;
+    case Form::kStrings:
+      ends_.resize(n);
+      bytes_.resize(n == 0 ? 0 : static_cast<size_t>(ends_.back()));
+      break;
+    case Form::kGeneric: values_.resize(n); break;
+  }
+  size_ = n;
+}
+
+void ValueArray::clear() { *this = ValueArray(); }
+
+void ValueArray::shrink_to_fit() {
+  bytes_.shrink_to_fit();
+  ends_.shrink_to_fit();
+  values_.shrink_to_fit();
+}
+
+bool ValueArray::operator==(const ValueArray& o) const {
+  if (size_ != o.size_) return false;
+  if (form_ == o.form_ && type_ == o.type_) {
+    if (form_ == Form::kStrings) return ends_ == o.ends_ && bytes_ == o.bytes_;
+    if (form_ == Form::kGeneric) return values_ == o.values_;
+    // Packed floats compare by value (NaN equals NaN, see Value::operator==); the rest by bits.
+    if (form_ == Form::kPacked && type_ != ValueType::F32 && type_ != ValueType::F64) return bytes_ == o.bytes_;
+  }
+  for (size_t k = 0; k < size_; ++k)
+    if (!((*this)[k] == o[k])) return false;
+  return true;
+}
+
+// --- Value ---
 
 bool Value::operator==(const Value& o) const {
   if (type != o.type) return false;

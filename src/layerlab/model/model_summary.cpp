@@ -57,9 +57,10 @@ TokenizerSummary summarize_tokenizer(const Metadata& md) {
     auto id = md.get_int("tokenizer.ggml." + std::string(key));
     if (!id) continue;
     SpecialToken s{std::string(role), *id, std::nullopt};
-    if (tokens && tokens->is_array() && *id >= 0 && *id < t.n_tokens &&
-        tokens->items[static_cast<size_t>(*id)].type == ValueType::STRING)
-      s.text = tokens->items[static_cast<size_t>(*id)].str;
+    if (tokens && tokens->is_array() && *id >= 0 && *id < t.n_tokens) {
+      Value item = tokens->items[static_cast<size_t>(*id)];
+      if (item.type == ValueType::STRING) s.text = std::move(item.str);
+    }
     t.special_tokens.push_back(std::move(s));
   }
   if (auto tmpl = md.get_string("tokenizer.chat_template")) {

@@ -25,7 +25,7 @@ std::vector<Tokenizer::Fragment> Tokenizer::partition(std::string_view text,
   for (int32_t id : vocab_.special_tokens()) {
     const TokenData& td = vocab_.token(id);
     if (!parse_special && (td.attr & (kAttrControl | kAttrUnknown))) continue;
-    const std::string& tok = td.text;
+    const std::string_view tok = td.text;
     if (tok.empty()) continue;
     std::vector<Fragment> next;
     next.reserve(frags.size());
@@ -103,7 +103,7 @@ namespace {
 
 // Undoes the GPT-2 byte stand-ins; a character that is not one is kept visibly, as
 // llama.cpp's llama_decode_text does.
-std::string decode_bpe_text(const std::string& text) {
+std::string decode_bpe_text(std::string_view text) {
   std::string out;
   for (uint32_t cpt : utf8_to_codepoints(text)) {
     if (auto b = unicode_to_byte(cpt)) {
@@ -117,7 +117,8 @@ std::string decode_bpe_text(const std::string& text) {
         out += hex[c >> 4];
         out += hex[c & 15];
       }
-      out += text + "]";
+      out += text;
+      out += ']';
     }
   }
   return out;

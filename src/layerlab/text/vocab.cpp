@@ -116,7 +116,8 @@ Vocab Vocab::from_metadata(const Metadata& md) {
 
 void Vocab::load_tokens(const Metadata& md) {
   const Value& toks = require_array(md, "tokenizer.ggml.tokens", ValueType::STRING);
-  const size_t n = toks.items.size();
+  const ValueArray& texts = toks.items;
+  const size_t n = texts.size();
   if (n == 0) throw Error("tokenizer: tokenizer.ggml.tokens is empty");
   if (n > static_cast<size_t>(INT32_MAX)) throw Error("tokenizer: too many tokens");
 
@@ -132,29 +133,42 @@ void Vocab::load_tokens(const Metadata& md) {
   if (types && types->items.size() < n)
     throw Error("tokenizer: tokenizer.ggml.token_type has fewer entries than tokens");
 
+  // The texts are copied into one block (the metadata may not outlive the vocabulary);
+  // an empty text stands in as "[EMPTY_<id>]".
+  auto empty_text = [](size_t i) { return "[EMPTY_" + std::to_string(i) + "]"; };
+  size_t chars = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const size_t len = texts.string_at(i).size();
+    chars += len ? len : empty_text(i).size();
+  }
+  auto blob = std::make_shared<std::string>();
+  blob->reserve(chars);  // exact: the appends below never move the characters
   tokens_.resize(n);
-  token_to_id_.reserve(n);
   for (size_t i = 0; i < n; ++i) {
     TokenData& t = tokens_[i];
-    t.text = toks.items[i].str;
-    if (t.text.empty()) t.text = "[EMPTY_" + std::to_string(i) + "]";
-    if (scores) t.score = static_cast<float>(scores->items[i].as_double().value_or(0.0));
-    t.attr = types ? attr_from_type(types->items[i].as_int().value_or(0)) : kAttrNormal;
-    // A repeated text keeps its first id.
-    token_to_id_.emplace(t.text, static_cast<int32_t>(i));
+    const size_t begin = blob->size();
+    if (const std::string_view text = texts.string_at(i); text.empty()) blob->append(empty_text(i));
+    else blob->append(text);
+    t.text = std::string_view(blob->data() + begin, blob->size() - begin);
+    if (scores) t.score = static_cast<float>(scores->items.double_at(i).value_or(0.0));
+    t.attr = types ? attr_from_type(types->items.int_at(i).value_or(0)) : kAttrNormal;
   }
+  texts_ = std::move(blob);
+  token_index_.build(n, [&](int32_t id) { return tokens_[static_cast<size_t>(id)].text; });
 }
 
 void Vocab::load_merges(const Metadata& md) {
   const Value& merges = require_array(md, "tokenizer.ggml.merges", ValueType::STRING);
-  merges_.reserve(merges.items.size());
+  merge_ranks_.reserve(merges.items.size());
   for (size_t i = 0; i < merges.items.size(); ++i) {
-    const std::string& word = merges.items[i].str;
-    // Split at the first space after the first byte; a merge without one pairs "" with "".
-    std::string key = " ";
-    const size_t pos = word.size() > 1 ? word.find(' ', 1) : std::string::npos;
-    if (pos != std::string::npos) key = word;
-    merges_.emplace(std::move(key), static_cast<int32_t>(i));  // first rank wins
+    const std::string_view word = merges.items.string_at(i);
+    // Split at the first space after the first byte. A merge without one, or with nothing
+    // after it, can never match a pair of non-empty symbols (see merge_rank).
+    const size_t pos = word.size() > 1 ? word.find(' ', 1) : std::string_view::npos;
+    if (pos == std::string_view::npos || pos + 1 == word.size()) continue;
+    const int32_t left = find(word.substr(0, pos)), right = find(word.substr(pos + 1));
+    if (left != kNoToken && right != kNoToken) merge_ranks_.insert(left, right, static_cast<int32_t>(i));
+    else text_merges_.emplace(std::string(word), static_cast<int32_t>(i));  // first rank wins
   }
 }
 
@@ -265,18 +279,22 @@ void Vocab::apply_name_rules(const Metadata& md) {
 }
 
 int32_t Vocab::find(std::string_view text) const {
-  auto it = token_to_id_.find(text);
-  return it == token_to_id_.end() ? kNoToken : it->second;
+  const int32_t id = token_index_.find(text, [&](int32_t i) { return tokens_[static_cast<size_t>(i)].text; });
+  return id < 0 ? kNoToken : id;
 }
 
 int32_t Vocab::merge_rank(std::string_view left, std::string_view right) const {
   if (left.empty() || right.empty()) return -1;
   if (left.size() > 1 && left.find(' ', 1) != std::string_view::npos) return -1;
+  const int32_t l = find(left), r = find(right);
+  // Both sides tokens: the merge, if any, was keyed by the ids when loaded.
+  if (l != kNoToken && r != kNoToken) return merge_ranks_.find(l, r);
+  if (text_merges_.empty()) return -1;
   std::string key;
   key.reserve(left.size() + 1 + right.size());
   key.append(left).append(1, ' ').append(right);
-  auto it = merges_.find(key);
-  return it == merges_.end() ? -1 : it->second;
+  auto it = text_merges_.find(key);
+  return it == text_merges_.end() ? -1 : it->second;
 }
 
 int32_t Vocab::byte_to_token(uint8_t byte) const {
@@ -295,9 +313,9 @@ int32_t Vocab::byte_to_token(uint8_t byte) const {
 }
 
 uint8_t Vocab::token_to_byte(int32_t id) const {
-  const std::string& text = token(id).text;
+  const std::string_view text = token(id).text;
   if (text.size() < 5) return 0;
-  return static_cast<uint8_t>(std::strtoul(text.substr(3, 2).c_str(), nullptr, 16));
+  return static_cast<uint8_t>(std::strtoul(std::string(text.substr(3, 2)).c_str(), nullptr, 16));
 }
 
 }  // namespace layerlab

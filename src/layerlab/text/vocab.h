@@ -6,12 +6,14 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
 
 #include "layerlab/io/metadata.h"
+#include "layerlab/text/vocab_tables.h"
 
 namespace layerlab {
 
@@ -36,17 +38,12 @@ enum TokenAttr : uint32_t {
 };
 
 struct TokenData {
-  std::string text;
+  std::string_view text;  // into the vocabulary's own copy of the texts
   float score = 0.0f;
   uint32_t attr = kAttrNormal;
 };
 
 constexpr int32_t kNoToken = -1;
-
-struct TransparentStringHash {
-  using is_transparent = void;
-  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-};
 
 class Vocab {
  public:
@@ -96,11 +93,16 @@ class Vocab {
   VocabType type_ = VocabType::SPM;
   PreTokenizerType pre_type_ = PreTokenizerType::DEFAULT;
   std::string pre_name_;
+  // All token texts back to back; shared, never changed, so copies of a Vocab keep their
+  // TokenData::text views valid.
+  std::shared_ptr<const std::string> texts_;
   std::vector<TokenData> tokens_;
-  std::unordered_map<std::string, int32_t, TransparentStringHash, std::equal_to<>> token_to_id_;
-  // Key: left + ' ' + right. A merge's left side never holds a space after its first byte,
-  // so the key is unambiguous (see merge_rank).
-  std::unordered_map<std::string, int32_t, TransparentStringHash, std::equal_to<>> merges_;
+  TokenTextIndex token_index_;
+  // A merge "left right" splits at its first space after the first byte (so the left side
+  // never holds a space past its first byte). Merges of two tokens are keyed by their ids;
+  // the rare merge with a side that is no token keeps its whole text as the key.
+  MergeRankTable merge_ranks_;
+  std::unordered_map<std::string, int32_t, TransparentStringHash, std::equal_to<>> text_merges_;
 
   int32_t bos_ = kNoToken, eos_ = kNoToken, eot_ = kNoToken, eom_ = kNoToken, unk_ = kNoToken;
   int32_t sep_ = kNoToken, pad_ = kNoToken, mask_ = kNoToken;
