@@ -176,6 +176,46 @@ TEST(ScanLog, ResumesAfterAnInterruptionAndRepairsATornLine) {
   EXPECT_TRUE(replaced.records().empty());
 }
 
+// Sharing the baseline's prefix changes the work, never the scores.
+TEST(ScanRunner, SharedPrefixGivesTheSameScores) {
+  const ModelFile file = load_model(fixture_model("organism.gguf"));
+  const ModelConfig config = read_model_config(file);
+  const Tokenizer tok = Tokenizer::from_model(file);
+  EvalOptions eo;
+  eo.max_batch_sequences = 3;  // several prefill batches
+  Evaluator ev(tok, eo);
+  ev.add_perplexity("prose", testing::read_file(fixture_path("organism/prose-heldout.txt")).substr(0, 1200),
+                    "prose", 32);
+  ev.add_probes(parse_probes("{\"prompt\": \"Q: 2+2=? A: \", \"choices\": [\"4\", \"5\"], \"answer\": 0}\n"
+                             "{\"prompt\": \"Q: 3+4=? A: \", \"answer\": \"7\"}\n",
+                             "mixed.jsonl"));
+  SweepOptions o;
+  o.first_layer = 11;
+  o.max_block = 2;
+  const auto configs = make_sweep(config, o);  // baseline + dup blocks within layers 11-15
+  EngineOptions base;
+  base.threads = 2;
+  const auto header = scan_header("organism.gguf", file.file_bytes(), "ggml", ev.metrics(), {});
+  const std::string dir = testing::scratch_dir();
+  ScanRunOptions no_share;
+  no_share.share_prefix = false;
+  ScanLog plain(dir + "/plain.jsonl", header, false), shared(dir + "/shared.jsonl", header, false);
+  const ScanRunResult a = run_scan(file, config, base, ev, configs, plain, nullptr, nullptr, no_share);
+  const ScanRunResult b = run_scan(file, config, base, ev, configs, shared);
+  EXPECT_EQ(a.slots_shared, 0);
+  EXPECT_GT(b.slots_shared, b.slots_run);  // most of the stack is before the blocks
+  ASSERT_EQ(plain.records().size(), configs.size());
+  ASSERT_EQ(shared.records().size(), configs.size());
+  for (const auto& r : plain.records()) {
+    const ScanRecord* s = shared.find(r.key);
+    ASSERT_NE(s, nullptr) << r.key;
+    EXPECT_EQ(s->scores, r.scores) << r.key;
+  }
+  EXPECT_EQ(shared_prefix_slots(parse_plan("dup:3,6", {16, {}})), 6);
+  EXPECT_EQ(shared_prefix_slots(parse_plan("del:3-5", {16, {}})), 3);
+  EXPECT_EQ(shared_prefix_slots(parse_plan("1-15", {16, {}})), 0);
+}
+
 TEST(ScanCli, ExpertsSweepOnTheMoeFixture) {
   const std::string dir = testing::scratch_dir();
   const std::string text = dir + "/text.txt", out = dir + "/experts.jsonl";

@@ -31,7 +31,7 @@ struct ScanCliOptions {
   std::string kind;     // "linear" / "full"
   std::string experts;  // "1-16" or "1,2,4,8"
   std::string out;
-  bool restart = false, exact = false, quiet = false, dry_run = false;
+  bool restart = false, exact = false, quiet = false, dry_run = false, no_share = false;
   int threads = 0, top = 15;
 };
 
@@ -121,7 +121,9 @@ int run_scan_command(const ScanCliOptions& opt) {
   double total = 0;
   for (const auto& c : configs) total += scan_config_cost(config, c);
   ProgressBar bar("scan", total, !opt.quiet);
-  const ScanRunResult r = run_scan(file, config, base, evaluator, configs, log, &bar, stop);
+  ScanRunOptions run_options;
+  run_options.share_prefix = !opt.no_share;
+  const ScanRunResult r = run_scan(file, config, base, evaluator, configs, log, &bar, stop, run_options);
   bar.finish(r.interrupted ? "interrupted" : "");
   const int stored = r.ran + r.resumed;
   if (r.interrupted) {
@@ -130,6 +132,9 @@ int run_scan_command(const ScanCliOptions& opt) {
     return 130;
   }
   std::fprintf(stderr, "scan: %d configurations scored now, %d found in %s already\n", r.ran, r.resumed, out.c_str());
+  if (r.slots_shared > 0)
+    std::fprintf(stderr, "scan: prefill-only work (texts, choices) reused the baseline for %lld of %lld layer passes\n",
+                 static_cast<long long>(r.slots_shared), static_cast<long long>(r.slots_shared + r.slots_run));
   nlohmann::json header;
   std::vector<ScanRecord> records;
   ScanLog::read(out, header, records);
@@ -160,6 +165,7 @@ CommandRegistrar registrar(70, [](CLI::App& app) {
   cmd->add_option("-o,--output", opt->out, "Results file, JSON Lines (default: MODEL.SWEEP.scan.jsonl); resumed if it exists");
   cmd->add_flag("--restart", opt->restart, "Replace an existing results file instead of resuming it");
   cmd->add_flag("--dry-run", opt->dry_run, "List the configurations and exit");
+  cmd->add_flag("--no-share", opt->no_share, "Recompute the layers a configuration shares with the baseline (for timing comparisons)");
   cmd->add_option("--top", opt->top, "Rows in the final ranking")->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_option("--threads,-t", opt->threads, "Threads (default: one per hardware thread)")->check(CLI::NonNegativeNumber);
   cmd->add_flag("--exact", opt->exact, "F32 activations instead of llama.cpp's activation quantization");

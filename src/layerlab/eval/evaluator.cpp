@@ -173,20 +173,123 @@ void Evaluator::add_perplexity(std::string name, const std::string& text, const 
   workloads_.push_back(std::move(w));
 }
 
-std::vector<MetricScores> Evaluator::score(Engine& engine, const std::function<void(int64_t)>& on_items,
-                                           const std::atomic<bool>* stop) const {
-  std::vector<MetricScores> out;
-  for (const Workload& w : workloads_) {
+std::vector<Evaluator::PrefillBatch> Evaluator::prefill_batches(int64_t n_vocab) const {
+  const int64_t max_rows = std::max<int64_t>(1, options_.max_logit_bytes / (4 * std::max<int64_t>(1, n_vocab)));
+  const int64_t budget = std::min(options_.batch_tokens, max_rows);
+  std::vector<PrefillBatch> out;
+  for (size_t wi = 0; wi < workloads_.size(); ++wi) {
+    const Workload& w = workloads_[wi];
+    PrefillBatch pb;
+    pb.workload = wi;
     if (w.kind == Workload::Kind::kPerplexity) {
-      out.push_back(score_perplexity(engine, w, on_items, stop));
+      for (const auto& [b, e] : make_batches(
+               w.chunks.size(), options_.max_batch_sequences, budget, [](size_t) { return 1; },
+               [&](size_t c) { return static_cast<int64_t>(w.chunks[c].size()); })) {
+        pb.items.clear();
+        for (size_t c = b; c < e; ++c) {
+          pb.items.push_back(c);
+          pb.sequences.push_back(w.chunks[c]);
+        }
+        out.push_back(pb);
+        pb.sequences.clear();
+      }
       continue;
     }
-    MetricScores exact = score_exact(engine, w, on_items, stop);
-    const MetricScores choices = score_choices(engine, w, on_items, stop);
+    std::vector<size_t> order;
     for (size_t i = 0; i < w.answer_index.size(); ++i)
-      if (w.answer_index[i] >= 0) exact.items[i] = choices.items[i];
-    out.push_back(std::move(exact));
+      if (w.answer_index[i] >= 0) order.push_back(i);
+    for (const auto& [b, e] : make_batches(
+             order.size(), options_.max_batch_sequences, budget,
+             [&](size_t k) { return static_cast<int64_t>(w.choice_seqs[order[k]].size()); },
+             [&](size_t k) {
+               int64_t t = 0;
+               for (const auto& seq : w.choice_seqs[order[k]]) t += static_cast<int64_t>(seq.size());
+               return t;
+             })) {
+      pb.items.clear();
+      for (size_t k = b; k < e; ++k) {
+        pb.items.push_back(order[k]);
+        for (const auto& seq : w.choice_seqs[order[k]]) pb.sequences.push_back(seq);
+      }
+      out.push_back(pb);
+      pb.sequences.clear();
+    }
   }
+  return out;
+}
+
+int64_t Evaluator::prefix_bytes(int64_t n_embd, int64_t n_vocab) const {
+  int64_t rows = 0;
+  for (const PrefillBatch& pb : prefill_batches(n_vocab))
+    for (const auto& seq : pb.sequences) rows += static_cast<int64_t>(seq.size());
+  return rows * n_embd * static_cast<int64_t>(sizeof(float));
+}
+
+void Evaluator::advance_prefix(Engine& baseline, SharedPrefix& prefix, int slot) const {
+  const auto batches = prefill_batches(baseline.n_vocab());
+  if (prefix.x.size() != batches.size()) {
+    prefix.x.assign(batches.size(), {});
+    prefix.slot = 0;
+  }
+  if (slot < prefix.slot) throw Error("shared prefix: cannot go back from slot " + std::to_string(prefix.slot));
+  if (slot == prefix.slot) return;
+  for (size_t k = 0; k < batches.size(); ++k) baseline.prefill_slots(batches[k].sequences, prefix.slot, slot, prefix.x[k]);
+  prefix.slot = slot;
+  baseline.reset();
+}
+
+std::vector<MetricScores> Evaluator::score(Engine& engine, const std::function<void(int64_t)>& on_items,
+                                           const std::atomic<bool>* stop, const SharedPrefix* prefix) const {
+  std::vector<MetricScores> out(workloads_.size());
+  for (size_t wi = 0; wi < workloads_.size(); ++wi) {
+    const Workload& w = workloads_[wi];
+    if (w.kind == Workload::Kind::kPerplexity) {
+      out[wi].items.assign(w.chunks.size(), 0.0);
+      out[wi].tokens.assign(w.chunks.size(), 0);
+    } else {
+      out[wi] = score_exact(engine, w, on_items, stop);
+    }
+  }
+  // Prefill-only work: perplexity chunks and choice continuations, all positions' logits.
+  const auto batches = prefill_batches(engine.n_vocab());
+  const bool shared = prefix && prefix->slot > 0 && prefix->x.size() == batches.size();
+  for (size_t k = 0; k < batches.size(); ++k) {
+    check_stop(stop);
+    const PrefillBatch& pb = batches[k];
+    const Workload& w = workloads_[pb.workload];
+    MetricScores& r = out[pb.workload];
+    const Logits& logits = shared ? engine.prefill_from(pb.sequences, prefix->slot, prefix->x[k], true)
+                                  : (engine.reset(), engine.prefill(pb.sequences, true));
+    if (w.kind == Workload::Kind::kPerplexity) {
+      for (size_t i = 0; i < pb.items.size(); ++i) {
+        const auto& targets = w.targets[pb.items[i]];
+        double nll = 0;
+        for (size_t j = 0; j < targets.size(); ++j)
+          nll += token_nll(logits.row(static_cast<int>(i), w.first + static_cast<int64_t>(j)), targets[j]);
+        r.items[pb.items[i]] = nll / static_cast<double>(targets.size());
+        r.tokens[pb.items[i]] = static_cast<int64_t>(targets.size());
+      }
+    } else {
+      int s = 0;
+      for (size_t item : pb.items) {
+        int best = -1;
+        double best_lp = 0;
+        for (size_t c = 0; c < w.choice_seqs[item].size(); ++c, ++s) {
+          const auto& seq = w.choice_seqs[item][c];
+          double lp = 0;
+          for (size_t t = w.choice_ctx[item][c]; t < seq.size(); ++t)
+            lp -= token_nll(logits.row(s, static_cast<int64_t>(t) - 1), seq[t]);
+          if (best < 0 || lp > best_lp) {
+            best = static_cast<int>(c);
+            best_lp = lp;
+          }
+        }
+        r.items[item] = best == w.answer_index[item] ? 1.0 : 0.0;
+      }
+    }
+    if (on_items) on_items(static_cast<int64_t>(pb.items.size()));
+  }
+  engine.reset();
   return out;
 }
 
@@ -240,82 +343,7 @@ MetricScores Evaluator::score_exact(Engine& engine, const Workload& w, const std
     }
     if (on_items) on_items(static_cast<int64_t>(m));
   }
-  return r;
-}
-
-MetricScores Evaluator::score_choices(Engine& engine, const Workload& w, const std::function<void(int64_t)>& on_items,
-                                      const std::atomic<bool>* stop) const {
-  const size_t n = w.answer_index.size();
-  MetricScores r;
-  r.items.assign(n, 0.0);
-  std::vector<size_t> order;
-  for (size_t i = 0; i < n; ++i)
-    if (w.answer_index[i] >= 0) order.push_back(i);
-  const int64_t max_rows = std::max<int64_t>(1, options_.max_logit_bytes / (4 * std::max<int64_t>(1, engine.n_vocab())));
-  const auto batches = make_batches(
-      order.size(), options_.max_batch_sequences, std::min(options_.batch_tokens, max_rows),
-      [&](size_t k) { return static_cast<int64_t>(w.choice_seqs[order[k]].size()); },
-      [&](size_t k) {
-        int64_t t = 0;
-        for (const auto& s : w.choice_seqs[order[k]]) t += static_cast<int64_t>(s.size());
-        return t;
-      });
-  for (const auto& [begin, end] : batches) {
-    check_stop(stop);
-    std::vector<std::vector<int32_t>> seqs;
-    for (size_t k = begin; k < end; ++k)
-      for (const auto& s : w.choice_seqs[order[k]]) seqs.push_back(s);
-    engine.reset();
-    const Logits& logits = engine.prefill(seqs, /*all_positions=*/true);
-    int s = 0;
-    for (size_t k = begin; k < end; ++k) {
-      const size_t item = order[k];
-      int best = -1;
-      double best_lp = 0;
-      for (size_t c = 0; c < w.choice_seqs[item].size(); ++c, ++s) {
-        const auto& seq = w.choice_seqs[item][c];
-        double lp = 0;
-        for (size_t t = w.choice_ctx[item][c]; t < seq.size(); ++t)
-          lp -= token_nll(logits.row(s, static_cast<int64_t>(t) - 1), seq[t]);
-        if (best < 0 || lp > best_lp) {
-          best = static_cast<int>(c);
-          best_lp = lp;
-        }
-      }
-      r.items[item] = best == w.answer_index[item] ? 1.0 : 0.0;
-    }
-    if (on_items) on_items(static_cast<int64_t>(end - begin));
-  }
-  return r;
-}
-
-MetricScores Evaluator::score_perplexity(Engine& engine, const Workload& w,
-                                         const std::function<void(int64_t)>& on_items,
-                                         const std::atomic<bool>* stop) const {
-  const size_t n = w.chunks.size();
-  MetricScores r;
-  r.items.assign(n, 0.0);
-  r.tokens.assign(n, 0);
-  const int64_t max_rows = std::max<int64_t>(1, options_.max_logit_bytes / (4 * std::max<int64_t>(1, engine.n_vocab())));
-  const auto batches = make_batches(
-      n, options_.max_batch_sequences, std::min(options_.batch_tokens, max_rows), [](size_t) { return 1; },
-      [&](size_t c) { return static_cast<int64_t>(w.chunks[c].size()); });
-  for (const auto& [begin, end] : batches) {
-    check_stop(stop);
-    std::vector<std::vector<int32_t>> seqs(w.chunks.begin() + static_cast<ptrdiff_t>(begin),
-                                           w.chunks.begin() + static_cast<ptrdiff_t>(end));
-    engine.reset();
-    const Logits& logits = engine.prefill(seqs, /*all_positions=*/true);
-    for (size_t c = begin; c < end; ++c) {
-      const auto& targets = w.targets[c];
-      double nll = 0;
-      for (size_t j = 0; j < targets.size(); ++j)
-        nll += token_nll(logits.row(static_cast<int>(c - begin), w.first + static_cast<int64_t>(j)), targets[j]);
-      r.items[c] = nll / static_cast<double>(targets.size());
-      r.tokens[c] = static_cast<int64_t>(targets.size());
-    }
-    if (on_items) on_items(static_cast<int64_t>(end - begin));
-  }
+  // Choice items are scored with the prefill-only work; they have no generated text.
   return r;
 }
 

@@ -73,20 +73,37 @@ class Evaluator {
   // Total items over all workloads (for progress reports).
   int64_t n_items() const;
 
-  // Scores every workload on `engine` (which is reset first and left in an undefined state).
-  // `on_items(k)` is called after each batch with the number of items it finished; `stop` is
-  // checked between batches.
+  // Residual streams of a baseline at one slot boundary for every prefill-only batch
+  // (perplexity chunks, choice continuations). A configuration whose plan begins with the
+  // same `slot` slots starts there (Engine::prefill_from) instead of recomputing them: in a
+  // block scan every configuration shares the layers before its block with the baseline.
+  struct SharedPrefix {
+    int slot = 0;
+    std::vector<std::vector<float>> x;  // per prefill batch
+  };
+  // Moves `prefix` forward to boundary `slot` by running the baseline's slots in between.
+  void advance_prefix(Engine& baseline, SharedPrefix& prefix, int slot) const;
+  // Bytes a SharedPrefix holds for a model of this width and vocabulary.
+  int64_t prefix_bytes(int64_t n_embd, int64_t n_vocab) const;
+
+  // Scores every workload on `engine` (reset before and after). `on_items(k)` is called after
+  // each batch with the number of items it finished; `stop` is checked between batches. With
+  // `prefix` (slot > 0), prefill-only work starts from it; the results are identical.
   std::vector<MetricScores> score(Engine& engine, const std::function<void(int64_t)>& on_items = {},
-                                  const std::atomic<bool>* stop = nullptr) const;
+                                  const std::atomic<bool>* stop = nullptr,
+                                  const SharedPrefix* prefix = nullptr) const;
 
  private:
   struct Workload;
+  // One prefill-only batch: items of one workload and the token sequences they need.
+  struct PrefillBatch {
+    size_t workload = 0;
+    std::vector<size_t> items;
+    std::vector<std::vector<int32_t>> sequences;
+  };
+  std::vector<PrefillBatch> prefill_batches(int64_t n_vocab) const;
   MetricScores score_exact(Engine& engine, const Workload& w, const std::function<void(int64_t)>& on_items,
                            const std::atomic<bool>* stop) const;
-  MetricScores score_choices(Engine& engine, const Workload& w, const std::function<void(int64_t)>& on_items,
-                             const std::atomic<bool>* stop) const;
-  MetricScores score_perplexity(Engine& engine, const Workload& w, const std::function<void(int64_t)>& on_items,
-                                const std::atomic<bool>* stop) const;
 
   const Tokenizer& tokenizer_;
   EvalOptions options_;

@@ -4,7 +4,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <string>
 
+#include "layerlab/io/error.h"
 #include "layerlab/runtime/attention.h"
 #include "layerlab/runtime/norms.h"
 #include "layerlab/tensor/dequantize.h"
@@ -143,6 +145,28 @@ void output_head(const DenseModel& m, const DenseBatch& batch, const float* x, D
     std::memcpy(out_x + i * E, x + batch.output_rows[static_cast<size_t>(i)] * E, sizeof(float) * E);
   rms_norm_rows(out_x, n_out, E, w.output_norm.data, c.rms_eps, out_x);
   linear(w.output, w.output_bias, out_x, n_out, logits, mode, pool);
+}
+
+int begin_slot_range(const DenseModel& m, const DenseBatch& batch, DenseScratch& s, const SlotRange& range) {
+  const int64_t E = m.config->n_embd, rows = batch.n_rows();
+  const int n_slots = static_cast<int>(m.plan->slots.size());
+  const int end = range.end < 0 ? n_slots : range.end;
+  if (range.first < 0 || range.first > end || end > n_slots || (range.first > 0 && !range.x_in))
+    throw Error("slot range " + std::to_string(range.first) + ".." + std::to_string(end) + " does not fit a plan of " +
+                std::to_string(n_slots) + " slots");
+  float* x = sized(s.x, rows * E);
+  if (range.first == 0) embed_tokens(*m.weights, batch, E, x);
+  else std::copy(range.x_in, range.x_in + rows * E, x);
+  s.rope.compute(m.rope, batch.positions.data(), rows);
+  return end;
+}
+
+void end_slot_range(const DenseModel& m, const DenseBatch& batch, DenseScratch& s, ActivationMode mode,
+                    ThreadPool& pool, float* logits, const SlotRange& range) {
+  if (range.end < 0 || range.end == static_cast<int>(m.plan->slots.size())) {
+    if (logits) output_head(m, batch, s.x.data(), s, mode, pool, logits);
+  }
+  if (range.x_out) range.x_out->assign(s.x.begin(), s.x.begin() + batch.n_rows() * m.config->n_embd);
 }
 
 }  // namespace layerlab

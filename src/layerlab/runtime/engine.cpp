@@ -210,6 +210,37 @@ int64_t Engine::n_ctx() const { return state_->cache.max_positions(); }
 void Engine::reset() {
   state_->cache.reset(0);
   state_->recurrent.reset(0);
+  partial_ = false;
+}
+
+void Engine::prefill_slots(const std::vector<std::vector<int32_t>>& sequences, int from_slot, int to_slot,
+                           std::vector<float>& x) {
+  reset();
+  std::vector<std::span<const int32_t>> views(sequences.begin(), sequences.end());
+  const std::vector<float> x_in = from_slot > 0 ? x : std::vector<float>();
+  SlotRange range{from_slot, to_slot, from_slot > 0 ? x_in.data() : nullptr, &x};
+  if (from_slot > 0) check_residual(sequences, x_in);
+  run(views, false, &range);
+  partial_ = true;
+}
+
+const Logits& Engine::prefill_from(const std::vector<std::vector<int32_t>>& sequences, int from_slot,
+                                   const std::vector<float>& x, bool all_positions) {
+  reset();
+  std::vector<std::span<const int32_t>> views(sequences.begin(), sequences.end());
+  if (from_slot > 0) check_residual(sequences, x);
+  SlotRange range{from_slot, -1, x.data(), nullptr};
+  run(views, all_positions, &range);
+  partial_ = from_slot > 0;
+  return logits_;
+}
+
+void Engine::check_residual(const std::vector<std::vector<int32_t>>& sequences, const std::vector<float>& x) const {
+  size_t rows = 0;
+  for (const auto& s : sequences) rows += s.size();
+  if (x.size() != rows * static_cast<size_t>(config_.n_embd))
+    throw Error("residual stream of " + std::to_string(x.size()) + " floats does not fit " + std::to_string(rows) +
+                " tokens of width " + std::to_string(config_.n_embd));
 }
 
 const Logits& Engine::prefill(const std::vector<std::vector<int32_t>>& sequences, bool all_positions) {
@@ -228,11 +259,12 @@ const Logits& Engine::decode(std::span<const int32_t> tokens) {
   return logits_;
 }
 
-void Engine::run(const std::vector<std::span<const int32_t>>& sequences, bool all_positions) {
+void Engine::run(const std::vector<std::span<const int32_t>>& sequences, bool all_positions, const SlotRange* range) {
   State& st = *state_;
   KvCache& cache = st.cache;
   const int n_seq = static_cast<int>(sequences.size());
   if (n_seq == 0) throw Error("no sequences given");
+  if (partial_) throw Error("the engine's sequences ran only some slots and cannot continue (reset() first)");
   const bool fresh = cache.n_sequences() == 0;
   if (!fresh && cache.n_sequences() != n_seq) {
     throw Error("the engine holds " + std::to_string(cache.n_sequences()) + " sequences, but " +
@@ -284,10 +316,12 @@ void Engine::run(const std::vector<std::span<const int32_t>>& sequences, bool al
   }
 
   logits_.data_.resize(b.output_rows.size() * static_cast<size_t>(config_.n_vocab));
+  const SlotRange all;
+  const SlotRange& r = range ? *range : all;
   if (is_hybrid(config_.arch))
-    forward_hybrid(st.model, b, cache, st.recurrent, st.scratch, mode_, st.pool, logits_.data_.data());
+    forward_hybrid(st.model, b, cache, st.recurrent, st.scratch, mode_, st.pool, logits_.data_.data(), r);
   else
-    forward_dense(st.model, b, cache, st.scratch, mode_, st.pool, logits_.data_.data());
+    forward_dense(st.model, b, cache, st.scratch, mode_, st.pool, logits_.data_.data(), r);
   for (const SequenceChunk& ch : b.chunks) cache.set_length(ch.seq, ch.start + ch.n_tokens);
 }
 

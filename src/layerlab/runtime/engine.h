@@ -26,6 +26,8 @@
 
 namespace layerlab {
 
+struct SlotRange;  // runtime/forward_dense.h
+
 struct EngineOptions {
   int threads = 0;                               // 0: one per hardware thread
   ActivationMode mode = ActivationMode::kGgml;  // kExact: F32 activations (see matmul.h)
@@ -86,6 +88,20 @@ class Engine {
   // Forgets all sequences.
   void reset();
 
+  // Shared work in scans (eval/evaluator.h): configurations whose plans begin with the same
+  // slots as the baseline's run those slots once.
+  // Resets the engine, runs fresh `sequences` through slots [from_slot, to_slot) starting from
+  // the residual stream `x` (ignored when from_slot is 0: the embeddings), and replaces `x`
+  // with the stream after slot to_slot - 1 ([rows][n_embd], sequence by sequence).
+  void prefill_slots(const std::vector<std::vector<int32_t>>& sequences, int from_slot, int to_slot,
+                     std::vector<float>& x);
+  // Resets the engine and runs fresh `sequences` from slot `from_slot` to the logits, starting
+  // from `x` as prefill_slots() left it for the same sequences. Equal to prefill() on the same
+  // sequences when this plan's first from_slot slots are those that produced `x`. The engine
+  // cannot continue these sequences (the skipped slots hold no cache): reset() follows.
+  const Logits& prefill_from(const std::vector<std::vector<int32_t>>& sequences, int from_slot,
+                             const std::vector<float>& x, bool all_positions = false);
+
   MemoryAccount memory_account() const;
   int n_sequences() const;
   int64_t sequence_length(int s) const;  // positions processed so far
@@ -96,7 +112,9 @@ class Engine {
 
  private:
   struct State;
-  void run(const std::vector<std::span<const int32_t>>& sequences, bool all_positions);
+  void run(const std::vector<std::span<const int32_t>>& sequences, bool all_positions,
+           const SlotRange* range = nullptr);
+  void check_residual(const std::vector<std::vector<int32_t>>& sequences, const std::vector<float>& x) const;
 
   ModelConfig config_;
   Plan plan_;
@@ -106,6 +124,7 @@ class Engine {
   std::unique_ptr<State> state_;
   Logits logits_;
   std::vector<std::span<const int32_t>> decode_views_;  // reused by decode()
+  bool partial_ = false;  // the last run skipped slots: its sequences cannot continue
 };
 
 }  // namespace layerlab

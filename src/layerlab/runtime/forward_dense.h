@@ -66,10 +66,28 @@ struct DenseScratch {
   RopeTable rope;
 };
 
-// Runs the batch through every slot of the plan, appends the batch's K/V to `cache` (whose
-// sequences must have room: KvCache::reserve), and writes n_vocab logits per output row.
-// The caller updates the cache lengths afterwards.
+// The slots one forward call runs. Scans whose configurations share their first slots with
+// the baseline run those slots once: a call with end < slots stops there and hands out the
+// residual stream; a later call (possibly of another plan with the same first slots)
+// continues from it with first = that boundary.
+struct SlotRange {
+  int first = 0;
+  int end = -1;                          // -1: through the last slot, then the output head
+  const float* x_in = nullptr;           // [rows][E] residual stream entering slot `first` (first > 0)
+  std::vector<float>* x_out = nullptr;   // receives the residual stream after slot end - 1 (end < slots)
+};
+
+// Runs the batch through the plan's slots (all, or `range`), appends the batch's K/V to `cache`
+// (whose sequences must have room: KvCache::reserve), and writes n_vocab logits per output row
+// when the range reaches the last slot. The caller updates the cache lengths afterwards.
 void forward_dense(const DenseModel& model, const DenseBatch& batch, KvCache& cache,
-                   DenseScratch& scratch, ActivationMode mode, ThreadPool& pool, float* logits);
+                   DenseScratch& scratch, ActivationMode mode, ThreadPool& pool, float* logits,
+                   const SlotRange& range = {});
+
+// The residual stream entering `range.first` (embeddings or range.x_in) in s.x; returns the end slot.
+int begin_slot_range(const DenseModel& m, const DenseBatch& batch, DenseScratch& s, const SlotRange& range);
+// After the slots ran: the logits (range reached the end) or the residual stream handed out.
+void end_slot_range(const DenseModel& m, const DenseBatch& batch, DenseScratch& s, ActivationMode mode,
+                    ThreadPool& pool, float* logits, const SlotRange& range);
 
 }  // namespace layerlab

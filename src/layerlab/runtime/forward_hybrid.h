@@ -11,7 +11,8 @@ namespace layerlab {
 // Like forward_dense; attention slots use `cache`, linear-attention slots advance their own
 // per-slot, per-sequence state in `recurrent` (whose sequences must already be started).
 void forward_hybrid(const DenseModel& model, const DenseBatch& batch, KvCache& cache, RecurrentState& recurrent,
-                    DenseScratch& scratch, ActivationMode mode, ThreadPool& pool, float* logits);
+                    DenseScratch& scratch, ActivationMode mode, ThreadPool& pool, float* logits,
+                    const SlotRange& range = {});
 
 // The DeltaNet dimensions of a hybrid model (head order by architecture: tiled for qwen35*,
 // grouped for qwen3next).

@@ -7,19 +7,16 @@
 namespace layerlab {
 
 void forward_dense(const DenseModel& m, const DenseBatch& batch, KvCache& cache, DenseScratch& s,
-                   ActivationMode mode, ThreadPool& pool, float* logits) {
+                   ActivationMode mode, ThreadPool& pool, float* logits, const SlotRange& range) {
   const ModelConfig& c = *m.config;
-  const DenseModelWeights& w = *m.weights;
   const int64_t E = c.n_embd, rows = batch.n_rows();
 
-  float* x = sized(s.x, rows * E);
+  const int end = begin_slot_range(m, batch, s, range);
+  float* x = s.x.data();
   float* xn = sized(s.xn, rows * E);
   float* proj = sized(s.proj, rows * E);
-  embed_tokens(w, batch, E, x);
-  s.rope.compute(m.rope, batch.positions.data(), rows);
 
-  const int n_slots = static_cast<int>(m.plan->slots.size());
-  for (int slot = 0; slot < n_slots; ++slot) {
+  for (int slot = range.first; slot < end; ++slot) {
     const PlanSlot& ps = m.plan->slots[static_cast<size_t>(slot)];
     const auto source = static_cast<size_t>(ps.model);
     const DenseLayerWeights& L = m.layer_sources[source]->layers[static_cast<size_t>(ps.layer)];
@@ -36,7 +33,7 @@ void forward_dense(const DenseModel& m, const DenseBatch& batch, KvCache& cache,
     add_scaled_in_place(x, proj, scale, rows * E);
   }
 
-  output_head(m, batch, x, s, mode, pool, logits);
+  end_slot_range(m, batch, s, mode, pool, logits, range);
 }
 
 }  // namespace layerlab

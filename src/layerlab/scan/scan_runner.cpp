@@ -1,6 +1,8 @@
 #include "layerlab/scan/scan_runner.h"
 
+#include <algorithm>
 #include <chrono>
+#include <memory>
 
 #include <fmt/format.h>
 
@@ -13,14 +15,43 @@ double scan_config_cost(const ModelConfig& config, const ScanConfig& c) {
   return slots;
 }
 
+int shared_prefix_slots(const Plan& plan) {
+  int n = 0;
+  for (const PlanSlot& s : plan.slots) {
+    if (s.model != 0 || s.layer != n || s.pass != 0) break;
+    ++n;
+  }
+  return n;
+}
+
 ScanRunResult run_scan(const ModelFile& file, const ModelConfig& config, const EngineOptions& base,
                        const Evaluator& evaluator, const std::vector<ScanConfig>& configs, ScanLog& log,
-                       ProgressBar* bar, const std::atomic<bool>* stop) {
+                       ProgressBar* bar, const std::atomic<bool>* stop, const ScanRunOptions& options) {
   ScanRunResult result;
   double total = 0, done = 0;
   for (const auto& c : configs) total += scan_config_cost(config, c);
   const double items = static_cast<double>(std::max<int64_t>(1, evaluator.n_items()));
-  for (const ScanConfig& c : configs) {
+
+  // Prefix a configuration shares with the baseline (0: none; the baseline itself and experts
+  // counts, which change every MoE layer, share nothing).
+  const auto prefix_of = [&](const ScanConfig& c) {
+    if (c.baseline || c.experts_per_token > 0) return 0;
+    return std::min(shared_prefix_slots(c.plan), config.n_layer);
+  };
+  const bool share = options.share_prefix &&
+                     evaluator.prefix_bytes(config.n_embd, config.n_vocab) <= options.max_prefix_bytes &&
+                     evaluator.prefix_bytes(config.n_embd, config.n_vocab) > 0;
+  std::vector<const ScanConfig*> order;
+  for (const auto& c : configs) order.push_back(&c);
+  if (share)
+    std::stable_sort(order.begin(), order.end(), [&](const ScanConfig* a, const ScanConfig* b) {
+      return (a->baseline ? -1 : prefix_of(*a)) < (b->baseline ? -1 : prefix_of(*b));
+    });
+  std::unique_ptr<Engine> baseline;
+  Evaluator::SharedPrefix prefix;
+
+  for (const ScanConfig* cp : order) {
+    const ScanConfig& c = *cp;
     const double cost = scan_config_cost(config, c);
     if (log.find(c.key)) {
       ++result.resumed;
@@ -41,7 +72,20 @@ ScanRunResult run_scan(const ModelFile& file, const ModelConfig& config, const E
     };
     std::vector<MetricScores> scores;
     try {
-      scores = evaluator.score(engine, on_items, stop);
+      const int p = share ? prefix_of(c) : 0;
+      if (p > 0) {
+        if (!baseline) {
+          EngineOptions bo = base;
+          bo.plan = Plan::identity(config.n_layer);
+          bo.experts_per_token = 0;
+          bo.n_ctx = evaluator.positions_needed();
+          baseline = std::make_unique<Engine>(file, config, bo);
+        }
+        evaluator.advance_prefix(*baseline, prefix, p);
+        result.slots_shared += p;
+      }
+      result.slots_run += static_cast<int64_t>(c.plan.slots.size()) - p;
+      scores = evaluator.score(engine, on_items, stop, p > 0 ? &prefix : nullptr);
     } catch (const EvalInterrupted&) {
       result.interrupted = true;
       return result;
