@@ -4,12 +4,11 @@
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include <fmt/format.h>
 
 #include "layerlab/io/error.h"
+#include "layerlab/io/text_file.h"
 #include "layerlab/scan/scan_summary.h"
 
 namespace layerlab::cli {
@@ -20,14 +19,6 @@ std::atomic<bool> g_interrupted{false};
 extern "C" void on_interrupt(int sig) {
   g_interrupted.store(true);
   std::signal(sig, SIG_DFL);
-}
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path + ": cannot open the text file");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 }  // namespace
@@ -60,7 +51,7 @@ Evaluator WorkloadOptions::build(const Tokenizer& tokenizer, const ModelConfig& 
     ev.add_probes(set);
   }
   const int chunk = ctx > 0 ? ctx : std::min(config.n_ctx_train > 0 ? config.n_ctx_train : 512, 512);
-  for (const auto& t : texts) ev.add_perplexity(std::filesystem::path(t).stem().string(), read_text(t), t, chunk);
+  for (const auto& t : texts) ev.add_perplexity(std::filesystem::path(t).stem().string(), read_whole_file(t, "text file"), t, chunk);
   return ev;
 }
 

@@ -1,24 +1,15 @@
 #include "layerlab/eval/probes.h"
 
 #include <cstdint>
-#include <fstream>
-#include <sstream>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "layerlab/io/error.h"
+#include "layerlab/io/text_file.h"
 
 namespace layerlab {
 namespace {
-
-std::string read_text_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path + ": cannot open the probe file");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 std::string required_string(const nlohmann::json& j, const char* key, const std::string& where) {
   auto it = j.find(key);
@@ -99,6 +90,6 @@ ProbeSet parse_probes(const std::string& text, const std::string& path) {
   return set;
 }
 
-ProbeSet read_probe_file(const std::string& path) { return parse_probes(read_text_file(path), path); }
+ProbeSet read_probe_file(const std::string& path) { return parse_probes(read_whole_file(path, "probe file"), path); }
 
 }  // namespace layerlab

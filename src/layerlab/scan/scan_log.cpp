@@ -7,13 +7,12 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include <fmt/format.h>
 
 #include "layerlab/io/atomic_file.h"
 #include "layerlab/io/error.h"
+#include "layerlab/io/text_file.h"
 
 namespace layerlab {
 namespace {
@@ -86,14 +85,6 @@ void parse_log(const std::string& path, const std::string& text, nlohmann::json&
   if (!have_header) throw Error(path + ": not a layerlab scan results file (no header line)");
 }
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path + ": cannot open");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 }  // namespace
 
 nlohmann::json scan_header(const std::string& model_path, uint64_t model_bytes, const std::string& mode,
@@ -149,7 +140,7 @@ ScanLog::ScanLog(const std::string& path, const nlohmann::json& header, bool res
   if (!restart && fs::exists(path)) {
     nlohmann::json old;
     size_t good = 0;
-    parse_log(path, slurp(path), old, records_, good);
+    parse_log(path, read_whole_file(path, "scan results file"), old, records_, good);
     if (identity(old) != identity(header))
       throw Error(path + ": holds results of a different scan (model, mode or probes differ); "
                          "give another -o file, or --restart to replace it");
@@ -188,7 +179,7 @@ void ScanLog::append(const nlohmann::json& line) {
 
 void ScanLog::read(const std::string& path, nlohmann::json& header, std::vector<ScanRecord>& records) {
   size_t good = 0;
-  parse_log(path, slurp(path), header, records, good);
+  parse_log(path, read_whole_file(path, "scan results file"), header, records, good);
 }
 
 }  // namespace layerlab
