@@ -269,3 +269,48 @@ TEST(ScanCli, HybridKindRestrictionAndBadOptions) {
 
 }  // namespace
 }  // namespace layerlab
+
+namespace layerlab {
+namespace {
+
+TEST(ReportCli, EvalAndScanResultsBecomeRankingsAndHtml) {
+  const std::string dir = testing::scratch_dir();
+  std::string probes;
+  for (int a = 1; a <= 6; ++a)
+    probes += "{\"prompt\": \"Q: " + std::to_string(a) + "*2=? A: \", \"answer\": \"" + std::to_string(2 * a) +
+              "\", \"task\": \"" + (a % 2 ? "odd" : "even") + "\"}\n";
+  testing::write_file(dir + "/p.jsonl", probes);
+  const std::string model = fixture_model("organism.gguf");
+
+  const auto ev = testing::run_cli({"eval", "-m", model, "--probes", dir + "/p.jsonl", "--plan", "del:8", "-q", "-o",
+                                    dir + "/eval.jsonl"});
+  ASSERT_EQ(ev.exit_code, 0) << ev.err;
+  EXPECT_NE(ev.out.find("baseline"), std::string::npos);
+  EXPECT_NE(ev.out.find("0-7,9-15"), std::string::npos);
+  EXPECT_NE(ev.out.find("odd"), std::string::npos);
+  EXPECT_NE(ev.out.find("change"), std::string::npos);
+
+  const auto scan = testing::run_cli({"scan", "-m", model, "--probes", dir + "/p.jsonl", "--sweep", "del", "--layers",
+                                      "13-15", "-q", "-o", dir + "/del.jsonl"});
+  ASSERT_EQ(scan.exit_code, 0) << scan.err;
+  const auto rep = testing::run_cli({"report", dir + "/del.jsonl", "-o", dir + "/del.html"});
+  ASSERT_EQ(rep.exit_code, 0) << rep.err;
+  EXPECT_NE(rep.out.find("del:13-15"), std::string::npos);
+  EXPECT_NE(rep.out.find("81-100%"), std::string::npos);  // block depth of layers 13-15 of 16
+  const std::string html = testing::read_file(dir + "/del.html");
+  EXPECT_NE(html.find("<svg"), std::string::npos);
+  EXPECT_EQ(html.find("http://", html.find("<body")), html.find("http://www.w3.org/2000/svg", html.find("<body")));
+  size_t cells = 0;
+  for (size_t pos = html.find("<rect"); pos != std::string::npos; pos = html.find("<rect", pos + 1)) ++cells;
+  EXPECT_EQ(cells, 6u);  // blocks within 13-15
+
+  const auto rep_eval = testing::run_cli({"report", dir + "/eval.jsonl", "--no-html"});
+  ASSERT_EQ(rep_eval.exit_code, 0) << rep_eval.err;
+  const auto bad = testing::run_cli({"report", dir + "/p.jsonl"});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("not a layerlab scan results file"), std::string::npos) << bad.err;
+  EXPECT_FALSE(std::filesystem::exists(dir + "/p.html"));
+}
+
+}  // namespace
+}  // namespace layerlab

@@ -74,10 +74,16 @@ void print_comparison(const nlohmann::json& header, const std::vector<ScanRecord
       if (rows[r].kind != "baseline") line += "   change " + format_delta(s);
       std::printf("%s\n", line.c_str());
       if (accuracy) {
-        const auto tasks = task_breakdown(header, records[r], name);
+        const auto tasks = task_breakdown(header, records[0], records[r], name);
         if (tasks.size() > 1)
-          for (const auto& [task, iv] : tasks)
-            std::printf("      %-16s %.3f [%.3f, %.3f] (n=%d)\n", task.c_str(), iv.mean, iv.lo, iv.hi, iv.n);
+          for (const TaskSummary& t : tasks) {
+            std::string tl = fmt::format("      {:<16} {:.3f} [{:.3f}, {:.3f}] (n={})", t.task, t.value.mean, t.value.lo,
+                                         t.value.hi, t.value.n);
+            if (rows[r].kind != "baseline")
+              tl += fmt::format("   change {:+.3f} [{:+.3f}, {:+.3f}]{}", t.delta.mean, t.delta.lo, t.delta.hi,
+                                t.delta.excludes_zero() ? " *" : "");
+            std::printf("%s\n", tl.c_str());
+          }
       }
     }
   }

@@ -91,21 +91,27 @@ std::string format_scan_table(const std::vector<ConfigSummary>& rows, const std:
   return out;
 }
 
-std::vector<std::pair<std::string, Interval>> task_breakdown(const nlohmann::json& header, const ScanRecord& record,
-                                                             const std::string& metric) {
-  std::vector<std::pair<std::string, Interval>> out;
+std::vector<TaskSummary> task_breakdown(const nlohmann::json& header, const ScanRecord& baseline,
+                                        const ScanRecord& record, const std::string& metric) {
+  std::vector<TaskSummary> out;
   for (const auto& m : header["metrics"]) {
-    if (m.value("name", "") != metric) continue;
+    if (m.value("name", "") != metric || !m.contains("item_tasks")) continue;
     const auto tasks = m["item_tasks"].get<std::vector<std::string>>();
-    auto it = record.scores.find(metric);
-    if (it == record.scores.end() || it->second.size() != tasks.size()) return out;
-    std::map<std::string, std::vector<double>> by_task;
+    auto it = record.scores.find(metric), bt = baseline.scores.find(metric);
+    if (it == record.scores.end() || bt == baseline.scores.end() || it->second.size() != tasks.size() ||
+        bt->second.size() != tasks.size())
+      return out;
     std::vector<std::string> order;
+    std::map<std::string, std::pair<std::vector<double>, std::vector<double>>> by_task;
     for (size_t i = 0; i < tasks.size(); ++i) {
       if (!by_task.count(tasks[i])) order.push_back(tasks[i]);
-      by_task[tasks[i]].push_back(it->second[i]);
+      by_task[tasks[i]].first.push_back(bt->second[i]);
+      by_task[tasks[i]].second.push_back(it->second[i]);
     }
-    for (const auto& t : order) out.emplace_back(t, mean_interval(by_task[t]));
+    for (const auto& t : order) {
+      const auto& [base, cand] = by_task[t];
+      out.push_back({t, mean_interval(cand), paired_difference(base, cand)});
+    }
   }
   return out;
 }

@@ -50,8 +50,14 @@ std::string format_scan_table(const std::vector<ConfigSummary>& rows, const std:
 // "44-56%": the share of the layer stack a block [start, end] covers; "" without a block.
 std::string block_depth(int start, int end, int n_layer);
 
-// Per-task accuracy of one configuration from its stored record (task -> mean).
-std::vector<std::pair<std::string, Interval>> task_breakdown(const nlohmann::json& header, const ScanRecord& record,
-                                                             const std::string& metric);
+// Per task of a metric's items: the configuration's mean and its paired change from the
+// baseline over that task's items (tasks in order of first appearance; empty if the metric
+// is unknown or the counts do not match).
+struct TaskSummary {
+  std::string task;
+  Interval value, delta;
+};
+std::vector<TaskSummary> task_breakdown(const nlohmann::json& header, const ScanRecord& baseline,
+                                        const ScanRecord& record, const std::string& metric);
 
 }  // namespace layerlab
