@@ -2,7 +2,9 @@
 // a STREAM-like triad (memory bandwidth) and a vector FMA loop (float peak), so the table
 // shows efficiency, not just speed.
 //
-// Usage: matmul_bench [--quick] [TYPE...]   (types default to F32 F16 Q8_0 Q4_K Q6_K)
+// Usage: matmul_bench [--quick] [--target NAME] [TYPE...]   (types default to F32 F16 Q8_0 Q4_K Q6_K)
+//   --target forces one compiled SIMD target the CPU supports (AVX2, AVX3, AVX3_DL, ...), so
+//   two targets can be compared on the same machine state.
 //   decode  = 1 token, reported as GB/s of weight bytes streamed (weights cycled through
 //             enough copies to exceed the last-level cache);
 //   prefill = 128 and 512 tokens, reported as GFLOP/s (2 * n_in * n_out * tokens).
@@ -15,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "hwy/targets.h"
 #include "layerlab/io/ggml_type.h"
 #include "layerlab/tensor/f16.h"
 #include "layerlab/tensor/kernels.h"
@@ -47,6 +50,10 @@ std::vector<std::byte> random_weight(GgmlType t, int64_t n_in, int64_t n_out, si
     for (size_t i = 0; i < w.size(); i += 2) put(i);
   } else if (t == GgmlType::Q8_0) {
     for (size_t i = 0; i < w.size(); i += 34) put(i);
+  } else if (t == GgmlType::Q4_0) {
+    for (size_t i = 0; i < w.size(); i += 18) put(i);
+  } else if (t == GgmlType::Q5_0) {
+    for (size_t i = 0; i < w.size(); i += 22) put(i);
   } else if (t == GgmlType::Q4_K) {
     for (size_t i = 0; i < w.size(); i += 144) { put(i); put(i + 2); }
   } else if (t == GgmlType::Q6_K) {
@@ -59,11 +66,27 @@ std::vector<std::byte> random_weight(GgmlType t, int64_t n_in, int64_t n_out, si
 
 int main(int argc, char** argv) {
   bool quick = false;
+  const char* forced = nullptr;
   std::vector<GgmlType> types;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--quick") {
       quick = true;
+      continue;
+    }
+    if (arg == "--target" && i + 1 < argc) {
+      forced = argv[++i];
+      const std::string name = forced;
+      bool found = false;
+      for (int64_t target = 1; target != 0 && target <= hwy::SupportedTargets(); target <<= 1)
+        if ((hwy::SupportedTargets() & target) && name == hwy::TargetName(target)) {
+          hwy::SetSupportedTargetsForTest(target);
+          found = true;
+        }
+      if (!found) {
+        std::fprintf(stderr, "target %s is not compiled or not supported here\n", name.c_str());
+        return 2;
+      }
       continue;
     }
     const auto t = ggml_type_by_name(arg);
@@ -75,6 +98,10 @@ int main(int argc, char** argv) {
   }
   if (types.empty()) types = {GgmlType::F32, GgmlType::F16, GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q6_K};
   std::printf("SIMD target: %s\n", simd_target_name());
+  if (forced && std::string(forced) != simd_target_name()) {
+    std::fprintf(stderr, "target %s is not compiled into the kernels\n", forced);
+    return 2;
+  }
   std::mt19937 rng(42);
   const int64_t triad_n = quick ? (8 << 20) : (32 << 20);  // 3 arrays x 128 MiB > L3
   double bw[3] = {0, 0, 0}, peak[3] = {0, 0, 0};

@@ -1,6 +1,11 @@
 // Activation quantizers against their formulas (ties included), SIMD dot products and
 // matrix kernels against their scalar twins, and matmul in both modes against references
 // computed here in double precision, over odd shapes and several token counts.
+// Highway 1.0 leaves AVX3_DL (AVX-512 VNNI) out of the target list unless asked; the kernels
+// compile it, so the per-target tests below must see it too.
+#ifndef HWY_WANT_AVX3_DL
+#define HWY_WANT_AVX3_DL 1
+#endif
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -467,7 +472,10 @@ TEST(MatmulTargets, EveryTargetMatchesScalarTwin) {
           }
           if (t != GgmlType::F16) {
             ref = vec_dot_scalar(t, n, row, a.data());
-            ASSERT_NEAR(vec_dot(t, n, row, a.data()), ref, 2e-6 * mag + 1e-9) << "row " << r;
+            const float dot = vec_dot(t, n, row, a.data());
+            ASSERT_NEAR(dot, ref, 2e-6 * mag + 1e-9) << "row " << r;
+            // vec_dot is a 1 x 1 tile: the same bits as the prefill tiles.
+            EXPECT_EQ(0, std::memcmp(&dot, &y[tk * n_out + r], sizeof(float))) << "row " << r << " token " << tk;
           }
           ASSERT_NEAR(y[tk * n_out + r], ref, 2e-6 * mag + 1e-9) << "row " << r << " token " << tk;
         }
@@ -479,6 +487,71 @@ TEST(MatmulTargets, EveryTargetMatchesScalarTwin) {
   for (const auto& d : dispatched) names += d + " ";
   std::printf("dispatched targets: %s\n", names.c_str());
   if (targets.size() > 1) EXPECT_GT(dispatched.size(), 1u);
+}
+
+// Integer sums at their limits: weights -128 / 127 and activations +-127 with unit scales,
+// so every block sum (|.| <= 32 * 128 * 127) and the whole row (< 2^24) are exact in float and
+// each result must equal the exact integer dot product, on every target. Then, through
+// gemm_quant directly with more rows than one packed row group and token counts that leave
+// partial tile groups: every (row, token) equals vec_dot bit for bit, and Q8_0 results are the
+// same bits on every AVX-512 target (maddubs + madd and vpdpbusd give the same int32 lanes).
+TEST(MatmulTargets, Q8_0IntegerLimitsAndTilesAgreeOnEveryTarget) {
+  std::mt19937 rng(43);
+  const int64_t nb = 11, n = 32 * nb, n_rows = 37, n_tokens = 13;
+  const uint16_t one = fp32_to_fp16(1.0f);
+  std::vector<BlockQ8_0> w(static_cast<size_t>(n_rows * nb)), a(static_cast<size_t>(n_tokens * nb));
+  std::uniform_int_distribution<int> coin(0, 1), any(-128, 127), act(-127, 127);
+  for (size_t i = 0; i < w.size(); ++i) {
+    w[i].d = one;
+    for (auto& q : w[i].qs) q = static_cast<int8_t>(i % 3 == 0 ? (coin(rng) ? 127 : -128) : any(rng));
+  }
+  for (size_t i = 0; i < a.size(); ++i) {
+    a[i].d = one;
+    for (auto& q : a[i].qs) q = static_cast<int8_t>(i % 3 == 0 ? (coin(rng) ? 127 : -127) : act(rng));
+  }
+  // Same-sign extremes in one row and one token: the largest block sums of both signs.
+  for (int64_t i = 0; i < nb; ++i) {
+    for (auto& q : w[i].qs) q = -128;
+    for (auto& q : a[i].qs) q = (i % 2) ? 127 : -127;
+  }
+  const auto* wb = reinterpret_cast<const std::byte*>(w.data());
+  const auto* ab = reinterpret_cast<const std::byte*>(a.data());
+  const size_t rb = nb * sizeof(BlockQ8_0);
+  std::vector<float> avx512_result;
+  for (int64_t target : hwy::SupportedAndGeneratedTargets()) {
+    hwy::SetSupportedTargetsForTest(target);
+    SCOPED_TRACE(std::string(hwy::TargetName(target)) + " dispatched as " + simd_target_name());
+    std::vector<float> y(static_cast<size_t>(n_rows * n_tokens));
+    gemm_quant(GgmlType::Q8_0, wb, rb, n_rows, ab, rb, n_tokens, n, y.data(), n_rows);
+    for (int64_t t = 0; t < n_tokens; ++t)
+      for (int64_t r = 0; r < n_rows; ++r) {
+        int64_t exact = 0;
+        for (int64_t i = 0; i < nb; ++i)
+          for (int j = 0; j < 32; ++j) exact += int64_t(w[r * nb + i].qs[j]) * a[t * nb + i].qs[j];
+        const float got = y[t * n_rows + r];
+        ASSERT_EQ(got, static_cast<float>(exact)) << "row " << r << " token " << t;
+        const float dot = vec_dot(GgmlType::Q8_0, n, wb + r * rb, ab + t * rb);
+        ASSERT_EQ(0, std::memcmp(&dot, &got, sizeof(float))) << "row " << r << " token " << t;
+      }
+    // Random scales too, for the float part of the agreement.
+    std::vector<BlockQ8_0> ws = w, as = a;
+    std::mt19937 same(7);  // identical scales for every target
+    for (auto& b : ws) b.d = fp32_to_fp16(std::uniform_real_distribution<float>(0.001f, 0.1f)(same));
+    for (auto& b : as) b.d = fp32_to_fp16(std::uniform_real_distribution<float>(0.001f, 0.1f)(same));
+    const auto* wsb = reinterpret_cast<const std::byte*>(ws.data());
+    const auto* asb = reinterpret_cast<const std::byte*>(as.data());
+    gemm_quant(GgmlType::Q8_0, wsb, rb, n_rows, asb, rb, n_tokens, n, y.data(), n_rows);
+    for (int64_t t = 0; t < n_tokens; ++t)
+      for (int64_t r = 0; r < n_rows; ++r) {
+        const float dot = vec_dot(GgmlType::Q8_0, n, wsb + r * rb, asb + t * rb);
+        ASSERT_EQ(0, std::memcmp(&dot, &y[t * n_rows + r], sizeof(float))) << "row " << r << " token " << t;
+      }
+    if (target == HWY_AVX3 || target == HWY_AVX3_DL) {
+      if (avx512_result.empty()) avx512_result = y;
+      else EXPECT_EQ(0, std::memcmp(avx512_result.data(), y.data(), y.size() * sizeof(float))) << "AVX3 vs AVX3_DL";
+    }
+  }
+  hwy::SetSupportedTargetsForTest(0);
 }
 
 // A real weight: llama-q8_0's attn_q in kGgml mode against a per-row scalar evaluation, and in

@@ -1,11 +1,17 @@
-// SIMD kernels, compiled once per x86 target (AVX2, AVX-512) and an emulated baseline by
-// Highway's foreach_target, and chosen at run time with HWY_DYNAMIC_DISPATCH. Every kernel
-// here has a scalar twin in dequantize_scalar.cpp / vec_dot_scalar.cpp that the tests compare
-// it with.
+// SIMD kernels, compiled once per x86 target (AVX2, AVX-512, AVX-512 with VNNI) and an
+// emulated baseline by Highway's foreach_target, and chosen at run time with
+// HWY_DYNAMIC_DISPATCH. Every kernel here has a scalar twin in dequantize_scalar.cpp /
+// vec_dot_scalar.cpp that the tests compare it with.
 
 // SSSE3/SSE4 add compile time for CPUs that are not a target of this project.
 #ifndef HWY_DISABLED_TARGETS
 #define HWY_DISABLED_TARGETS (HWY_SSSE3 | HWY_SSE4)
+#endif
+
+// AVX3_DL (AVX-512 VNNI and friends: Ice Lake and later) is opt-in in Highway 1.0; its
+// vpdpbusd is what the integer tiles use on that target.
+#ifndef HWY_WANT_AVX3_DL
+#define HWY_WANT_AVX3_DL 1
 #endif
 
 #undef HWY_TARGET_INCLUDE
@@ -15,12 +21,26 @@
 #include "hwy/cache_control.h"
 
 #include <cstring>
+#include <type_traits>
+#include <vector>
 
 #include "layerlab/tensor/f16.h"
 #include "layerlab/tensor/dequantize.h"
 #include "layerlab/tensor/kernels.h"
 #include "layerlab/tensor/quant_blocks.h"
 #include "layerlab/tensor/quantize_activations.h"
+
+#if HWY_TARGET == HWY_AVX3_DL && HWY_MAJOR == 1 && HWY_MINOR == 0
+// Highway 1.0's AVX3_DL compiler target names "avxvnni" (the VEX form) but not
+// "avx512vnni", although its run-time check requires AVX512-VNNI (and not the VEX form):
+// add it so the 512-bit vpdpbusd / vpdpwssd intrinsics compile. Only 512-bit forms are used
+// (always EVEX); 256-bit ones could be VEX-encoded, which Ice Lake lacks.
+#undef HWY_TARGET_STR
+#define HWY_TARGET_STR                                                          \
+  HWY_TARGET_STR_AVX3                                                           \
+  ",vpclmulqdq,avx512vbmi,avx512vbmi2,vaes,avxvnni,avx512bitalg,avx512vpopcntdq," \
+  "avx512vnni"
+#endif
 
 HWY_BEFORE_NAMESPACE();
 namespace layerlab {

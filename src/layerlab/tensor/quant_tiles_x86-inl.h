@@ -1,12 +1,13 @@
-// Register-blocked integer kernels for x86 (Highway's AVX2 and AVX-512 targets), included by
+// Register-blocked integer kernels for x86 (Highway's AVX2, AVX3 and AVX3_DL targets), included by
 // kernels_simd.cpp inside its per-target namespace, so it is compiled once per target.
 //
 // A tile is R weight rows x T activation rows. Each weight block is loaded and unpacked once
 // per tile and used for T tokens; each activation block is loaded once and used for R rows.
 // Products of 8-bit values use maddubs (unsigned x signed bytes -> pairs summed into int16)
 // followed by madd into int32: Q8_0 weights use the sign trick |w| * (a * sign(w)); Q4_K and
-// Q6_K quants are already unsigned. All integer sums are exact (the ranges are checked in the
-// comments); each block adds one float term per int32 lane.
+// Q6_K quants are already unsigned. On the AVX3_DL target (AVX-512 VNNI) the prefill of Q8_0,
+// Q4_0 and Q5_0 uses vpdpbusd instead (see TileQ8_0Packed). All integer sums are exact (the
+// ranges are checked in the comments); each block adds one float term per int32 lane.
 //
 // Every (row, token) pair is computed by the same sequence of operations whatever R and T
 // are, so a 1x1 tile (vec_dot), the decode tiles and the prefill tiles agree bit for bit.
@@ -104,39 +105,54 @@ HWY_INLINE void TileQ8_0x256(int64_t nb, const Block* const* w, const BlockQ8_0*
 
 #if HWY_TARGET <= HWY_AVX3
 // AVX-512: two 32-value blocks per vector. Lanes 0..7 accumulate even blocks, 8..15 odd ones.
-template <int R, int T>
-HWY_INLINE void TileQ8_0x512(int64_t nb, const BlockQ8_0* const* w, const BlockQ8_0* const* a, float* out) {
-  [[maybe_unused]] const __m512i ones = _mm512_set1_epi16(1);
+// Every int32 lane holds the exact sum of four consecutive byte products (bytes 4k..4k+3 of
+// its half), whichever instructions compute it (maddubs + madd here, vpdpbusd in the VNNI
+// kernel below), so the float work per lane, and the result, is the same on AVX3 and AVX3_DL.
+template <class Block>
+HWY_INLINE __m512i LoadWeight2(const Block* b) {
+  return _mm512_inserti64x4(_mm512_castsi256_si512(LoadWeight(b[0])), LoadWeight(b[1]), 1);
+}
+template <class Block>
+HWY_INLINE __m512i LoadWeight1(const Block* b) {  // upper half zero: its products add nothing
+  return _mm512_zextsi256_si512(LoadWeight(b[0]));
+}
+// Both f16 scales of a block pair (at bytes 0 and sizeof(Block)) as [d0 x 8, d1 x 8]: one
+// load (masked where 64 bytes would reach past the pair), one word permute, one conversion.
+template <class Block>
+HWY_INLINE __m512 Scale2(const Block* b) {
+  static_assert(sizeof(Block) % 2 == 0 && sizeof(Block) <= 62);
+  constexpr int k = static_cast<int>(sizeof(Block) / 2);
+  const __m256i pick_d = _mm256_setr_epi16(0, 0, 0, 0, 0, 0, 0, 0, k, k, k, k, k, k, k, k);
+  __m512i raw;
+  if constexpr (2 * sizeof(Block) >= 64) raw = _mm512_loadu_si512(b);
+  else raw = _mm512_maskz_loadu_epi16(static_cast<__mmask32>((2ULL << k) - 1), b);
+  return _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi16(_mm512_castsi256_si512(pick_d), raw)));
+}
+template <class Block>
+HWY_INLINE __m512 Scale1(const Block* b) {
+  return _mm512_maskz_mov_ps(0x00FF, _mm512_set1_ps(HalfToFloat(b[0].d)));
+}
+
+template <int R, int T, class Block = BlockQ8_0>
+HWY_INLINE void TileQ8_0x512(int64_t nb, const Block* const* w, const BlockQ8_0* const* a, float* out) {
+  const __m512i ones = _mm512_set1_epi16(1);
   const __m512i zero = _mm512_setzero_si512();
   __m512 acc[R][T];
   for (int r = 0; r < R; ++r)
     for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
-  auto load2 = [](const BlockQ8_0* b) {
-    return _mm512_inserti64x4(_mm512_castsi256_si512(Load256(b[0].qs)), Load256(b[1].qs), 1);
-  };
-  // Both f16 scales of a block pair lie in its first 64 bytes (at bytes 0 and 34): one load,
-  // one word permute to [d0 x 8, d1 x 8] and one conversion.
-  const __m256i pick_d = _mm256_setr_epi16(0, 0, 0, 0, 0, 0, 0, 0, 17, 17, 17, 17, 17, 17, 17, 17);
-  auto scale2 = [&](const BlockQ8_0* b) {
-    const __m512i raw = _mm512_loadu_si512(b);
-    return _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi16(_mm512_castsi256_si512(pick_d), raw)));
-  };
-  // The last block of an odd count: upper half zero (its products are 0 and add nothing).
-  auto load1 = [](const BlockQ8_0* b) { return _mm512_zextsi256_si512(Load256(b[0].qs)); };
-  auto scale1 = [](const BlockQ8_0* b) { return _mm512_maskz_mov_ps(0x00FF, _mm512_set1_ps(HalfToFloat(b[0].d))); };
-  auto step = [&](int64_t i, auto load, auto scale) {
+  auto step = [&](int64_t i, auto load_w, auto load_a, auto scale_w, auto scale_a) {
     __m512i aw[R];
     __mmask64 neg[R];
     __m512 dw[R];
     for (int r = 0; r < R; ++r) {
-      const __m512i v = load(w[r] + i);
+      const __m512i v = load_w(w[r] + i);
       aw[r] = _mm512_abs_epi8(v);  // -128 -> 0x80, read as 128 by maddubs
       neg[r] = _mm512_movepi8_mask(v);
-      dw[r] = scale(w[r] + i);
+      dw[r] = scale_w(w[r] + i);
     }
     for (int t = 0; t < T; ++t) {
-      const __m512i av = load(a[t] + i);
-      const __m512 da = scale(a[t] + i);
+      const __m512i av = load_a(a[t] + i);
+      const __m512 da = scale_a(a[t] + i);
       for (int r = 0; r < R; ++r) {
         // a * sign(w): activations are in [-127, 127], so |w| * a pairs stay within int16
         // (2 * 128 * 127 = 32512).
@@ -147,25 +163,96 @@ HWY_INLINE void TileQ8_0x512(int64_t nb, const BlockQ8_0* const* w, const BlockQ
     }
   };
   int64_t i = 0;
-  for (; i + 2 <= nb; i += 2) step(i, load2, scale2);
-  if (i < nb) step(i, load1, scale1);
+  for (; i + 2 <= nb; i += 2) step(i, LoadWeight2<Block>, LoadWeight2<BlockQ8_0>, Scale2<Block>, Scale2<BlockQ8_0>);
+  if (i < nb) step(i, LoadWeight1<Block>, LoadWeight1<BlockQ8_0>, Scale1<Block>, Scale1<BlockQ8_0>);
   for (int r = 0; r < R; ++r)
     for (int t = 0; t < T; ++t) out[r * T + t] = _mm512_reduce_add_ps(acc[r][t]);
 }
-// Prefill: AVX-512 tiles of 4 x 4. Decode: 256-bit vectors, which run on more ports and
-// measured faster for one token; the split keeps both bit-identical.
+
+#if HWY_TARGET == HWY_AVX3_DL
+// Prefill with VNNI: unpacking a block pair (weights: insert, correction, scale permute and
+// conversion; activations: insert, bias, scale) costs as many instructions as the products
+// of a 4 x 4 tile, and the tile loop meets the same rows for every token group and the same
+// tokens for every row tile. So the rows of a call (up to 16) and the current group of
+// tokens are unpacked once into the forms below, and the tile kernel does only loads,
+// vpdpbusd and the float update. Lane values are those of TileQ8_0x512 (the odd last block
+// is padded the same way), so results are identical to it and to the decode kernel.
+// Plain arrays with explicit loads and stores: the scratch is aligned by hand.
+struct PackedWeightPair {
+  int8_t w[64];      // two blocks' weights (upper half zero for an odd last block)
+  int32_t corr[16];  // -128 * Σw per int32 lane
+  float d[16];       // [d0 x 8, d1 x 8]
+};
+struct PackedActPair {
+  uint8_t a[64];  // a + 128 (a ^ 0x80)
+  float d[16];
+};
+
+template <class Block>
+HWY_INLINE void PackWeightRow(int64_t nb, const Block* w, PackedWeightPair* out) {
+  const __m512i zero = _mm512_setzero_si512(), bias = _mm512_set1_epi8(static_cast<char>(0x80));
+  auto put = [&](PackedWeightPair* o, __m512i v, __m512 d) {
+    _mm512_store_si512(o->w, v);
+    _mm512_store_si512(o->corr, _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, bias, v)));
+    _mm512_store_ps(o->d, d);
+  };
+  int64_t i = 0;
+  for (; i + 2 <= nb; i += 2, ++out) put(out, LoadWeight2(w + i), Scale2(w + i));
+  if (i < nb) put(out, LoadWeight1(w + i), Scale1(w + i));
+}
+
+HWY_INLINE void PackActRow(int64_t nb, const BlockQ8_0* a, PackedActPair* out) {
+  const __m512i bias = _mm512_set1_epi8(static_cast<char>(0x80));
+  int64_t i = 0;
+  for (; i + 2 <= nb; i += 2, ++out) {
+    _mm512_store_si512(out->a, _mm512_xor_si512(LoadWeight2(a + i), bias));
+    _mm512_store_ps(out->d, Scale2(a + i));
+  }
+  if (i < nb) {
+    _mm512_store_si512(out->a, _mm512_xor_si512(LoadWeight1(a + i), bias));
+    _mm512_store_ps(out->d, Scale1(a + i));
+  }
+}
+
 template <int R, int T>
-HWY_INLINE void TileQ8_0(int64_t nb, const BlockQ8_0* const* w, const BlockQ8_0* const* a, float* out) {
-  if constexpr (T == 1) TileQ8_0x256<R, 1, true>(nb, w, a, out);
-  else TileQ8_0x512<R, T>(nb, w, a, out);
+HWY_INLINE void TileQ8_0Packed(int64_t np, const PackedWeightPair* const* w, const PackedActPair* const* a,
+                               float* out) {
+  __m512 acc[R][T];
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
+  for (int64_t i = 0; i < np; ++i) {
+    for (int t = 0; t < T; ++t) {
+      const __m512i av = _mm512_load_si512(a[t][i].a);
+      const __m512 da = _mm512_load_ps(a[t][i].d);
+      for (int r = 0; r < R; ++r) {
+        const PackedWeightPair& q = w[r][i];
+        const __m512i p = _mm512_dpbusd_epi32(_mm512_load_si512(q.corr), av, _mm512_load_si512(q.w));
+        acc[r][t] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_load_ps(q.d), da), _mm512_cvtepi32_ps(p), acc[r][t]);
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < T; ++t) out[r * T + t] = _mm512_reduce_add_ps(acc[r][t]);
+}
+constexpr int kPackedTileRows = 4, kPackedTileTokens = 4;
+constexpr int64_t kPackRows = 16;  // rows unpacked at once (the matmul's row tile)
+#endif
+
+// Prefill: AVX-512 tiles. Decode: 256-bit vectors, which run on more ports and measured
+// faster for one token; the split keeps both bit-identical.
+template <int R, int T, class Block = BlockQ8_0>
+HWY_INLINE void TileQ8_0(int64_t nb, const Block* const* w, const BlockQ8_0* const* a, float* out) {
+  if constexpr (T == 1) TileQ8_0x256<R, 1, true, Block>(nb, w, a, out);
+  else TileQ8_0x512<R, T, Block>(nb, w, a, out);
 }
 constexpr int kQ8TileRows = 4, kQ8TileTokens = 4;
 constexpr int kQ8DecodeRows = 4;
-constexpr int kLegacyTileRows = 4, kLegacyTileTokens = 4;  // 256-bit, 32 registers
+constexpr int kLegacyTileRows = 4, kLegacyTileTokens = 4;
+
 #else
-template <int R, int T>
-HWY_INLINE void TileQ8_0(int64_t nb, const BlockQ8_0* const* w, const BlockQ8_0* const* a, float* out) {
-  TileQ8_0x256<R, T, false>(nb, w, a, out);
+template <int R, int T, class Block = BlockQ8_0>
+HWY_INLINE void TileQ8_0(int64_t nb, const Block* const* w, const BlockQ8_0* const* a, float* out) {
+  TileQ8_0x256<R, T, false, Block>(nb, w, a, out);
 }
 constexpr int kQ8TileRows = 2, kQ8TileTokens = 4, kQ8DecodeRows = 4;
 constexpr int kLegacyTileRows = 2, kLegacyTileTokens = 4;
@@ -176,13 +263,20 @@ constexpr int kLegacyTileRows = 2, kLegacyTileTokens = 4;
 // Per 256-value block: Σ_j sc_j Σ q·a (q in 0..15, maddubs pairs <= 2·15·128, madd by a 6-bit
 // scale <= 2·3840·63 per lane per step) minus the mins term Σ_j m_j (bsum pairs), both exact
 // int32 lanes, scaled by d·d_a and dmin·d_a.
+#if HWY_TARGET == HWY_AVX3_DL
+// VNNI: a 64-value group in one 512-bit vector (low nibbles of 32 bytes in the lower half,
+// high nibbles in the upper half: exactly the order of the 64 activations), maddubs, then
+// vpdpwssd multiplies the int16 pairs by the sub-block scale and adds into int32 in one
+// instruction (madd + add before). Same ranges as below. Prefill on this target; decode and
+// vec_dot use the split 256-bit kernel, which computes the same lanes.
 template <int R, int T>
-HWY_INLINE void TileQ4_K(int64_t nb, const BlockQ4_K* const* w, const BlockQ8_K* const* a, float* out) {
-  const __m256i low4 = _mm256_set1_epi8(0x0F);
+HWY_INLINE void TileQ4_Kx512(int64_t nb, const BlockQ4_K* const* w, const BlockQ8_K* const* a, float* out) {
+  const __m512i low4 = _mm512_set1_epi8(0x0F);
+  const __m512i shifts = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(4), 1);
   const ptrdiff_t ahead = NextTileDistance<R, T>(w);
-  __m256 acc[R][T];
+  __m512 acc[R][T];
   for (int r = 0; r < R; ++r)
-    for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_ps();
+    for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
   for (int64_t i = 0; i < nb; ++i) {
     alignas(16) uint8_t sc[R][8], mins2[R][16];
     if (ahead)
@@ -193,9 +287,72 @@ HWY_INLINE void TileQ4_K(int64_t nb, const BlockQ4_K* const* w, const BlockQ8_K*
         k4_scale_min(s, w[r][i].scales, sc[r][s], m);
         mins2[r][2 * s] = mins2[r][2 * s + 1] = m;  // pairs with bsums 2s, 2s+1
       }
-    __m256i isum[R][T];
+    __m512i isum[R][T];
     for (int r = 0; r < R; ++r)
-      for (int t = 0; t < T; ++t) isum[r][t] = _mm256_setzero_si256();
+      for (int t = 0; t < T; ++t) isum[r][t] = _mm512_setzero_si512();
+    __m512i sc16[R];  // the 8 scales as int16 in words 0..7
+    for (int r = 0; r < R; ++r)
+      sc16[r] = _mm512_castsi128_si512(_mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(sc[r]))));
+    for (int g = 0; g < 4; ++g) {
+      // Word index 2g in the lower half, 2g + 1 in the upper half.
+      const __m512i pick = _mm512_inserti64x4(_mm512_set1_epi16(static_cast<short>(2 * g)),
+                                              _mm256_set1_epi16(static_cast<short>(2 * g + 1)), 1);
+      __m512i q[R], sg[R];
+      for (int r = 0; r < R; ++r) {
+        const __m512i both = _mm512_broadcast_i64x4(Load256(w[r][i].qs + 32 * g));
+        q[r] = _mm512_and_si512(_mm512_srlv_epi16(both, shifts), low4);
+        sg[r] = _mm512_permutexvar_epi16(pick, sc16[r]);
+      }
+      for (int t = 0; t < T; ++t) {
+        const __m512i av = _mm512_loadu_si512(a[t][i].qs + 64 * g);
+        for (int r = 0; r < R; ++r)
+          isum[r][t] = _mm512_dpwssd_epi32(isum[r][t], _mm512_maddubs_epi16(q[r], av), sg[r]);
+      }
+    }
+    for (int r = 0; r < R; ++r) {
+      const float dw = HalfToFloat(w[r][i].d), dmin = HalfToFloat(w[r][i].dmin);
+      const __m256i m16 = _mm256_cvtepu8_epi16(_mm_load_si128(reinterpret_cast<const __m128i*>(mins2[r])));
+      for (int t = 0; t < T; ++t) {
+        const float da = a[t][i].d;
+        const __m256i msum = _mm256_madd_epi16(Load256(a[t][i].bsums), m16);
+        acc[r][t] = _mm512_fmadd_ps(_mm512_set1_ps(dw * da), _mm512_cvtepi32_ps(isum[r][t]), acc[r][t]);
+        acc[r][t] = _mm512_fnmadd_ps(_mm512_set1_ps(dmin * da), _mm512_zextps256_ps512(_mm256_cvtepi32_ps(msum)),
+                                     acc[r][t]);
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < T; ++t) out[r * T + t] = _mm512_reduce_add_ps(acc[r][t]);
+}
+#endif
+
+// kSplit: the low-nibble and high-nibble halves of each group sum into separate lanes and
+// accumulators (the mins term goes into the first; the second subtracts dmin·d_a·0, as the
+// upper lanes of TileQ4_Kx512 do), which is lane for lane what TileQ4_Kx512 computes; its
+// reduction adds the halves first, then reduces like HSum256, so both give identical results.
+template <int R, int T, bool kSplit = false>
+HWY_INLINE void TileQ4_Kx256(int64_t nb, const BlockQ4_K* const* w, const BlockQ8_K* const* a, float* out) {
+  constexpr int H = kSplit ? 2 : 1;
+  const __m256i low4 = _mm256_set1_epi8(0x0F);
+  const ptrdiff_t ahead = NextTileDistance<R, T>(w);
+  __m256 acc[H][R][T];
+  for (int h = 0; h < H; ++h)
+    for (int r = 0; r < R; ++r)
+      for (int t = 0; t < T; ++t) acc[h][r][t] = _mm256_setzero_ps();
+  for (int64_t i = 0; i < nb; ++i) {
+    alignas(16) uint8_t sc[R][8], mins2[R][16];
+    if (ahead)
+      for (int r = 0; r < R; ++r) PrefetchNextTile<T>(w[r] + i, ahead);
+    for (int r = 0; r < R; ++r)
+      for (int s = 0; s < 8; ++s) {
+        uint8_t m;
+        k4_scale_min(s, w[r][i].scales, sc[r][s], m);
+        mins2[r][2 * s] = mins2[r][2 * s + 1] = m;  // pairs with bsums 2s, 2s+1
+      }
+    __m256i isum[H][R][T];
+    for (int h = 0; h < H; ++h)
+      for (int r = 0; r < R; ++r)
+        for (int t = 0; t < T; ++t) isum[h][r][t] = _mm256_setzero_si256();
     for (int g = 0; g < 4; ++g) {
       __m256i lo[R], hi[R], slo[R], shi[R];
       for (int r = 0; r < R; ++r) {
@@ -210,7 +367,12 @@ HWY_INLINE void TileQ4_K(int64_t nb, const BlockQ4_K* const* w, const BlockQ8_K*
         for (int r = 0; r < R; ++r) {
           const __m256i pl = _mm256_madd_epi16(_mm256_maddubs_epi16(lo[r], alo), slo[r]);
           const __m256i ph = _mm256_madd_epi16(_mm256_maddubs_epi16(hi[r], ahi), shi[r]);
-          isum[r][t] = _mm256_add_epi32(isum[r][t], _mm256_add_epi32(pl, ph));
+          if constexpr (kSplit) {
+            isum[0][r][t] = _mm256_add_epi32(isum[0][r][t], pl);
+            isum[1][r][t] = _mm256_add_epi32(isum[1][r][t], ph);
+          } else {
+            isum[0][r][t] = _mm256_add_epi32(isum[0][r][t], _mm256_add_epi32(pl, ph));
+          }
         }
       }
     }
@@ -220,13 +382,28 @@ HWY_INLINE void TileQ4_K(int64_t nb, const BlockQ4_K* const* w, const BlockQ8_K*
       for (int t = 0; t < T; ++t) {
         const float da = a[t][i].d;
         const __m256i msum = _mm256_madd_epi16(Load256(a[t][i].bsums), m16);
-        acc[r][t] = _mm256_fmadd_ps(_mm256_set1_ps(dw * da), _mm256_cvtepi32_ps(isum[r][t]), acc[r][t]);
-        acc[r][t] = _mm256_fnmadd_ps(_mm256_set1_ps(dmin * da), _mm256_cvtepi32_ps(msum), acc[r][t]);
+        for (int h = 0; h < H; ++h) {
+          acc[h][r][t] = _mm256_fmadd_ps(_mm256_set1_ps(dw * da), _mm256_cvtepi32_ps(isum[h][r][t]), acc[h][r][t]);
+          acc[h][r][t] = _mm256_fnmadd_ps(_mm256_set1_ps(dmin * da),
+                                          h == 0 ? _mm256_cvtepi32_ps(msum) : _mm256_setzero_ps(), acc[h][r][t]);
+        }
       }
     }
   }
   for (int r = 0; r < R; ++r)
-    for (int t = 0; t < T; ++t) out[r * T + t] = HSum256(acc[r][t]);
+    for (int t = 0; t < T; ++t)
+      out[r * T + t] = HSum256(kSplit ? _mm256_add_ps(acc[0][r][t], acc[1][r][t]) : acc[0][r][t]);
+}
+
+template <int R, int T>
+HWY_INLINE void TileQ4_K(int64_t nb, const BlockQ4_K* const* w, const BlockQ8_K* const* a, float* out) {
+#if HWY_TARGET == HWY_AVX3_DL
+  // Decode: 256-bit (measured faster for one token), split to match the 512-bit lanes.
+  if constexpr (T == 1) TileQ4_Kx256<R, 1, true>(nb, w, a, out);
+  else TileQ4_Kx512<R, T>(nb, w, a, out);
+#else
+  TileQ4_Kx256<R, T>(nb, w, a, out);
+#endif
 }
 
 // ---------------------------------------------------------------- Q6_K x Q8_K
@@ -234,8 +411,75 @@ HWY_INLINE void TileQ4_K(int64_t nb, const BlockQ4_K* const* w, const BlockQ8_K*
 // Quants are used unsigned (q + 32 in 0..63; maddubs pairs <= 2·63·128); the offset is
 // removed with the activation block sums: Σ_j sc_j (Σ (q+32)·a - 32 bsum_j). Per lane and
 // block |Σ| <= 8 · 2 · 16128 · 128, well inside int32.
+#if HWY_TARGET == HWY_AVX3_DL
+// VNNI: two 32-value groups per 512-bit vector (k = 0, 1 and k = 2, 3 of each half-block:
+// their 64 activations are contiguous), maddubs, then vpdpwssd by the four 16-value scales.
+// The offset term starts the sums as below (in the lower 8 lanes). Used for every tile shape
+// on this target, decode and vec_dot included.
 template <int R, int T>
-HWY_INLINE void TileQ6_K(int64_t nb, const BlockQ6_K* const* w, const BlockQ8_K* const* a, float* out) {
+HWY_INLINE void TileQ6_Kx512(int64_t nb, const BlockQ6_K* const* w, const BlockQ8_K* const* a, float* out) {
+  const __m512i low4 = _mm512_set1_epi8(0x0F), bits45 = _mm512_set1_epi8(0x30);
+  auto halves = [](int lo, int hi) {
+    return _mm512_inserti64x4(_mm512_set1_epi16(static_cast<short>(lo)), _mm256_set1_epi16(static_cast<short>(hi)), 1);
+  };
+  // qh bits to bits 4-5: k = 0 shifts left by 4, k = 1 by 2, k = 2 not at all, k = 3 right by 2.
+  const __m512i left01 = halves(4, 2), right23 = halves(0, 2);
+  __m512 acc[R][T];
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
+  const ptrdiff_t ahead = NextTileDistance<R, T>(w);
+  for (int64_t i = 0; i < nb; ++i) {
+    __m512i isum[R][T], sc16[R];
+    if (ahead)
+      for (int r = 0; r < R; ++r) PrefetchNextTile<T>(w[r] + i, ahead);
+    for (int r = 0; r < R; ++r) {
+      const __m256i s16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w[r][i].scales)));
+      sc16[r] = _mm512_castsi256_si512(s16);
+      for (int t = 0; t < T; ++t)
+        isum[r][t] = _mm512_zextsi256_si512(_mm256_sub_epi32(
+            _mm256_setzero_si256(), _mm256_slli_epi32(_mm256_madd_epi16(Load256(a[t][i].bsums), s16), 5)));
+    }
+    for (int n = 0; n < 2; ++n) {
+      for (int kk = 0; kk < 2; ++kk) {
+        // Scales 8n + 4kk .. 8n + 4kk + 3, each for 16 values (8 words).
+        const int s0 = 8 * n + 4 * kk;
+        const __m512i pick = _mm512_inserti64x4(
+            _mm512_castsi256_si512(_mm256_setr_epi16(s0, s0, s0, s0, s0, s0, s0, s0, s0 + 1, s0 + 1, s0 + 1, s0 + 1,
+                                                     s0 + 1, s0 + 1, s0 + 1, s0 + 1)),
+            _mm256_setr_epi16(s0 + 2, s0 + 2, s0 + 2, s0 + 2, s0 + 2, s0 + 2, s0 + 2, s0 + 2, s0 + 3, s0 + 3, s0 + 3,
+                              s0 + 3, s0 + 3, s0 + 3, s0 + 3, s0 + 3),
+            1);
+        __m512i q[R], sg[R];
+        for (int r = 0; r < R; ++r) {
+          const __m512i l = _mm512_loadu_si512(w[r][i].ql + 64 * n);  // [l0, l1]
+          const __m512i h = _mm512_broadcast_i64x4(Load256(w[r][i].qh + 32 * n));
+          if (kk == 0)
+            q[r] = _mm512_or_si512(_mm512_and_si512(l, low4), _mm512_and_si512(_mm512_sllv_epi16(h, left01), bits45));
+          else
+            q[r] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l, 4), low4),
+                                   _mm512_and_si512(_mm512_srlv_epi16(h, right23), bits45));
+          sg[r] = _mm512_permutexvar_epi16(pick, sc16[r]);
+        }
+        for (int t = 0; t < T; ++t) {
+          const __m512i av = _mm512_loadu_si512(a[t][i].qs + 128 * n + 64 * kk);
+          for (int r = 0; r < R; ++r)
+            isum[r][t] = _mm512_dpwssd_epi32(isum[r][t], _mm512_maddubs_epi16(q[r], av), sg[r]);
+        }
+      }
+    }
+    for (int r = 0; r < R; ++r) {
+      const float dw = HalfToFloat(w[r][i].d);
+      for (int t = 0; t < T; ++t)
+        acc[r][t] = _mm512_fmadd_ps(_mm512_set1_ps(dw * a[t][i].d), _mm512_cvtepi32_ps(isum[r][t]), acc[r][t]);
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < T; ++t) out[r * T + t] = _mm512_reduce_add_ps(acc[r][t]);
+}
+#endif
+
+template <int R, int T>
+HWY_INLINE void TileQ6_Kx256(int64_t nb, const BlockQ6_K* const* w, const BlockQ8_K* const* a, float* out) {
   const __m256i low4 = _mm256_set1_epi8(0x0F), bits45 = _mm256_set1_epi8(0x30);
   __m256 acc[R][T];
   for (int r = 0; r < R; ++r)
@@ -288,6 +532,15 @@ HWY_INLINE void TileQ6_K(int64_t nb, const BlockQ6_K* const* w, const BlockQ8_K*
     for (int t = 0; t < T; ++t) out[r * T + t] = HSum256(acc[r][t]);
 }
 
+template <int R, int T>
+HWY_INLINE void TileQ6_K(int64_t nb, const BlockQ6_K* const* w, const BlockQ8_K* const* a, float* out) {
+#if HWY_TARGET == HWY_AVX3_DL
+  TileQ6_Kx512<R, T>(nb, w, a, out);
+#else
+  TileQ6_Kx256<R, T>(nb, w, a, out);
+#endif
+}
+
 #if HWY_TARGET <= HWY_AVX3
 constexpr int kKTileRows = 2, kKTileTokens = 4;  // 32 vector registers
 #else
@@ -331,35 +584,77 @@ HWY_INLINE void RunTiles(Kern kern, int64_t nb, const std::byte* w, size_t ws, i
   }
 }
 
+#if HWY_TARGET == HWY_AVX3_DL
+// Prefill of Q8_0 / Q4_0 / Q5_0 weights with VNNI (see TileQ8_0Packed): rows in groups of
+// kPackRows, tokens in groups of kPackedTileTokens, each unpacked once per group.
+template <class Block>
+HWY_INLINE void PrefillPacked(const Block* w, size_t ws, int64_t n_rows, const std::byte* a, size_t as,
+                              int64_t n_tokens, int64_t nb, float* y, size_t ys) {
+  constexpr int TM = kPackedTileTokens;
+  const int64_t np = (nb + 1) / 2;
+  const size_t wbytes = static_cast<size_t>(np) * sizeof(PackedWeightPair);
+  const size_t abytes = static_cast<size_t>(np) * sizeof(PackedActPair);
+  thread_local std::vector<std::byte> scratch;
+  const size_t need = kPackRows * wbytes + TM * abytes + 64;
+  if (scratch.size() < need) scratch.resize(need);
+  std::byte* base = scratch.data() + (-reinterpret_cast<uintptr_t>(scratch.data()) & 63);
+  std::byte* wpack = base;
+  std::byte* apack = base + kPackRows * wbytes;
+  auto kern = []<int R, int T>(int64_t n_pairs, const PackedWeightPair* const* wr, const PackedActPair* const* at,
+                               float* o) { TileQ8_0Packed<R, T>(n_pairs, wr, at, o); };
+  const std::byte* wb = reinterpret_cast<const std::byte*>(w);
+  for (int64_t r0 = 0; r0 < n_rows; r0 += kPackRows) {
+    const int64_t rows = n_rows - r0 < kPackRows ? n_rows - r0 : kPackRows;
+    for (int64_t r = 0; r < rows; ++r)
+      PackWeightRow(nb, reinterpret_cast<const Block*>(wb + (r0 + r) * ws),
+                    reinterpret_cast<PackedWeightPair*>(wpack + r * wbytes));
+    for (int64_t t0 = 0; t0 < n_tokens; t0 += TM) {
+      const int64_t tc = n_tokens - t0 < TM ? n_tokens - t0 : TM;
+      for (int64_t t = 0; t < tc; ++t)
+        PackActRow(nb, reinterpret_cast<const BlockQ8_0*>(a + (t0 + t) * as),
+                   reinterpret_cast<PackedActPair*>(apack + t * abytes));
+      RunTiles<PackedWeightPair, PackedActPair, kPackedTileRows, TM>(kern, np, wpack, wbytes, rows, apack, abytes,
+                                                                     tc, y + t0 * ys + r0, ys);
+    }
+  }
+}
+#endif
+
+// Q8_0, Q4_0 and Q5_0 weights against Q8_0 activations. Decode (one token) uses tiles of 4
+// rows. With VNNI every type goes through the packed prefill and the split decode kernel (the
+// same lanes); otherwise Q8_0 uses TileQ8_0 and Q4_0 / Q5_0 the 256-bit kernel.
+template <class Block>
+HWY_INLINE void GemmQ8Family(const Block* w, size_t ws, int64_t n_rows, const std::byte* a, size_t as,
+                             int64_t n_tokens, int64_t nb, float* y, size_t ys) {
+  constexpr bool kQ8 = std::is_same_v<Block, BlockQ8_0>;
+  auto k = []<int R, int T>(int64_t n_blocks, const Block* const* wr, const BlockQ8_0* const* at, float* o) {
+    if constexpr (kQ8 || HWY_TARGET == HWY_AVX3_DL) TileQ8_0<R, T>(n_blocks, wr, at, o);
+    else TileQ8_0x256<R, T, false>(n_blocks, wr, at, o);
+  };
+  const std::byte* wb = reinterpret_cast<const std::byte*>(w);
+  if (n_tokens == 1) return RunTiles<Block, BlockQ8_0, kQ8DecodeRows, 1>(k, nb, wb, ws, n_rows, a, as, 1, y, ys);
+#if HWY_TARGET == HWY_AVX3_DL
+  PrefillPacked(w, ws, n_rows, a, as, n_tokens, nb, y, ys);
+#else
+  if constexpr (kQ8) RunTiles<Block, BlockQ8_0, kQ8TileRows, kQ8TileTokens>(k, nb, wb, ws, n_rows, a, as, n_tokens, y, ys);
+  else RunTiles<Block, BlockQ8_0, kLegacyTileRows, kLegacyTileTokens>(k, nb, wb, ws, n_rows, a, as, n_tokens, y, ys);
+#endif
+}
+
 // Returns true when the type has an x86 tile kernel. Decode (one token) uses tiles of 4 rows.
 HWY_INLINE bool GemmQuantX86(GgmlType type, const std::byte* w, size_t ws, int64_t n_rows, const std::byte* a,
                              size_t as, int64_t n_tokens, int64_t n, float* y, size_t ys) {
   const bool decode = n_tokens == 1;
   switch (type) {
-    case GgmlType::Q8_0: {
-      auto k = []<int R, int T>(int64_t nb, const BlockQ8_0* const* wr, const BlockQ8_0* const* at, float* o) {
-        TileQ8_0<R, T>(nb, wr, at, o);
-      };
-      if (decode) RunTiles<BlockQ8_0, BlockQ8_0, kQ8DecodeRows, 1>(k, n / kQK, w, ws, n_rows, a, as, n_tokens, y, ys);
-      else RunTiles<BlockQ8_0, BlockQ8_0, kQ8TileRows, kQ8TileTokens>(k, n / kQK, w, ws, n_rows, a, as, n_tokens, y, ys);
+    case GgmlType::Q8_0:
+      GemmQ8Family(reinterpret_cast<const BlockQ8_0*>(w), ws, n_rows, a, as, n_tokens, n / kQK, y, ys);
       return true;
-    }
-    case GgmlType::Q4_0: {
-      auto k = []<int R, int T>(int64_t nb, const BlockQ4_0* const* wr, const BlockQ8_0* const* at, float* o) {
-        TileQ8_0x256<R, T, false>(nb, wr, at, o);
-      };
-      if (decode) RunTiles<BlockQ4_0, BlockQ8_0, 4, 1>(k, n / kQK, w, ws, n_rows, a, as, n_tokens, y, ys);
-      else RunTiles<BlockQ4_0, BlockQ8_0, kLegacyTileRows, kLegacyTileTokens>(k, n / kQK, w, ws, n_rows, a, as, n_tokens, y, ys);
+    case GgmlType::Q4_0:
+      GemmQ8Family(reinterpret_cast<const BlockQ4_0*>(w), ws, n_rows, a, as, n_tokens, n / kQK, y, ys);
       return true;
-    }
-    case GgmlType::Q5_0: {
-      auto k = []<int R, int T>(int64_t nb, const BlockQ5_0* const* wr, const BlockQ8_0* const* at, float* o) {
-        TileQ8_0x256<R, T, false>(nb, wr, at, o);
-      };
-      if (decode) RunTiles<BlockQ5_0, BlockQ8_0, 4, 1>(k, n / kQK, w, ws, n_rows, a, as, n_tokens, y, ys);
-      else RunTiles<BlockQ5_0, BlockQ8_0, kLegacyTileRows, kLegacyTileTokens>(k, n / kQK, w, ws, n_rows, a, as, n_tokens, y, ys);
+    case GgmlType::Q5_0:
+      GemmQ8Family(reinterpret_cast<const BlockQ5_0*>(w), ws, n_rows, a, as, n_tokens, n / kQK, y, ys);
       return true;
-    }
     case GgmlType::Q4_K: {
       auto k = []<int R, int T>(int64_t nb, const BlockQ4_K* const* wr, const BlockQ8_K* const* at, float* o) {
         TileQ4_K<R, T>(nb, wr, at, o);
