@@ -2,7 +2,9 @@
 // scan), and the command line on the dense, hybrid and MoE fixtures.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
+#include <set>
 #include <fstream>
 
 #include <nlohmann/json.hpp>
@@ -310,6 +312,50 @@ TEST(ReportCli, EvalAndScanResultsBecomeRankingsAndHtml) {
   EXPECT_EQ(bad.exit_code, 1);
   EXPECT_NE(bad.err.find("not a layerlab scan results file"), std::string::npos) << bad.err;
   EXPECT_FALSE(std::filesystem::exists(dir + "/p.html"));
+}
+
+}  // namespace
+}  // namespace layerlab
+
+namespace layerlab {
+namespace {
+
+// The experts-per-token curve from 1 to 16 on a synthetic MoE model with 32 experts.
+TEST(ScanCli, ExpertsOneToSixteenOnA32ExpertModel) {
+  const std::string dir = testing::scratch_dir();
+  const std::string model = dir + "/moe32.gguf", text = dir + "/numbers.txt", out = dir + "/experts.jsonl";
+  const auto synth = testing::run_cli({"synth", "--arch", "qwen3moe", "--dims",
+                                       "n_embd=64,n_layer=2,n_head=4,n_head_kv=2,n_ff=128,n_vocab=300,n_expert=32,"
+                                       "n_expert_used=4,n_ff_expert=32",
+                                       "--type", "F32", "-o", model});
+  ASSERT_EQ(synth.exit_code, 0) << synth.err;
+  std::string numbers;
+  for (int i = 1; i <= 300; ++i) numbers += std::to_string(i) + " ";
+  testing::write_file(text, numbers);
+  const auto r = testing::run_cli({"scan", "-m", model, "--text", text, "--ctx", "16", "--sweep", "experts",
+                                   "--experts", "1-16", "-o", out, "-q"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  nlohmann::json h;
+  std::vector<ScanRecord> records;
+  ScanLog::read(out, h, records);
+  ASSERT_EQ(records.size(), 17u);
+  std::set<int> ks;
+  for (const auto& rec : records) {
+    for (double v : rec.scores.at("numbers")) EXPECT_TRUE(std::isfinite(v)) << rec.key;
+    if (rec.key != "baseline") ks.insert(rec.line.at("experts_per_token").get<int>());
+    if (rec.key == "experts:4") {
+      EXPECT_EQ(rec.scores.at("numbers"), records[0].scores.at("numbers"));  // the trained count
+    }
+  }
+  EXPECT_EQ(ks.size(), 16u);
+  EXPECT_EQ(*ks.rbegin(), 16);
+  const auto rep = testing::run_cli({"report", out, "-o", dir + "/experts.html"});
+  ASSERT_EQ(rep.exit_code, 0) << rep.err;
+  const std::string html = testing::read_file(dir + "/experts.html");
+  size_t points = 0;
+  for (size_t pos = html.find("<circle"); pos != std::string::npos; pos = html.find("<circle", pos + 1)) ++points;
+  EXPECT_EQ(points, 16u);
+  EXPECT_NE(html.find("trained k"), std::string::npos);
 }
 
 }  // namespace
