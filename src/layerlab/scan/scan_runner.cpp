@@ -38,9 +38,8 @@ ScanRunResult run_scan(const ModelFile& file, const ModelConfig& config, const E
     if (c.baseline || c.experts_per_token > 0) return 0;
     return std::min(shared_prefix_slots(c.plan), config.n_layer);
   };
-  const bool share = options.share_prefix &&
-                     evaluator.prefix_bytes(config.n_embd, config.n_vocab) <= options.max_prefix_bytes &&
-                     evaluator.prefix_bytes(config.n_embd, config.n_vocab) > 0;
+  const int64_t prefix_bytes = options.share_prefix ? evaluator.prefix_bytes(config.n_embd, config.n_vocab) : 0;
+  const bool share = prefix_bytes > 0 && prefix_bytes <= options.max_prefix_bytes;
   std::vector<const ScanConfig*> order;
   for (const auto& c : configs) order.push_back(&c);
   if (share)
