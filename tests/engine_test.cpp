@@ -110,6 +110,25 @@ INSTANTIATE_TEST_SUITE_P(Models, EngineBatching,
                            return name + (info.param.second == ActivationMode::kExact ? "_exact" : "_ggml");
                          });
 
+// A batch of more rows than a feed-forward pass holds (128; the boundary falls inside the
+// first sequence) gives every position the logits of its sequence run alone.
+TEST_P(EngineBatching, BatchLongerThanAFeedForwardPass) {
+  const LoadedModel m = load(GetParam().first);
+  std::vector<std::vector<int32_t>> seqs(2);
+  for (int32_t i = 0; i < 150; ++i) seqs[0].push_back(i == 0 ? 1 : 3 + (i * 37) % 500);
+  for (int32_t i = 0; i < 100; ++i) seqs[1].push_back(i == 0 ? 1 : 3 + (i * 91) % 500);
+  auto batched = engine_for(m, GetParam().second);
+  const Logits& together = batched->prefill(seqs, /*all_positions=*/true);
+  for (size_t s = 0; s < seqs.size(); ++s) {
+    auto alone = engine_for(m, GetParam().second);
+    const Logits& one = alone->prefill({seqs[s]}, /*all_positions=*/true);
+    ASSERT_EQ(one.n_rows(0), together.n_rows(static_cast<int>(s)));
+    for (int64_t i = 0; i < one.n_rows(0); ++i)
+      ASSERT_LE(max_abs_diff(together.row(static_cast<int>(s), i), one.row(0, i)), 1e-5)
+          << "sequence " << s << " position " << i;
+  }
+}
+
 // Row i of an all-positions prefill is the last-position logits of the prefix of length i+1.
 TEST(Engine, AllPositionsMatchPrefixes) {
   const LoadedModel m = load("llama-f16.gguf");

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -10,7 +11,7 @@
 namespace layerlab {
 namespace {
 
-TEST(ThreadPool, CoversEveryIndexOnceWithContiguousStaticChunks) {
+TEST(ThreadPool, CoversEveryIndexOnceWithAFewChunksPerThread) {
   for (int threads : {1, 2, 3, 5}) {
     ThreadPool pool(threads);
     EXPECT_EQ(pool.size(), threads);
@@ -23,19 +24,41 @@ TEST(ThreadPool, CoversEveryIndexOnceWithContiguousStaticChunks) {
         for (int64_t i = b; i < e; ++i) hits[static_cast<size_t>(i)]++;
       });
       for (int64_t i = 0; i < n; ++i) ASSERT_EQ(hits[static_cast<size_t>(i)].load(), 1) << n << " " << i;
-      EXPECT_LE(calls.load(), threads);
+      EXPECT_LE(calls.load(), threads == 1 ? 1 : 4 * threads);
     }
   }
 }
 
+// Each of two chunks waits until both have started: only two threads running at once finish.
 TEST(ThreadPool, UsesSeveralThreads) {
   ThreadPool pool(2);
   std::vector<std::thread::id> ids(2);
+  std::atomic<int> started{0};
   pool.parallel_for(2, [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) ids[static_cast<size_t>(i)] = std::this_thread::get_id();
+    ++started;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (started.load() < 2 && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
   });
+  EXPECT_EQ(started.load(), 2);
   EXPECT_NE(ids[0], ids[1]);
-  EXPECT_EQ(ids[0], std::this_thread::get_id());  // the caller takes the first chunk
+}
+
+// A thread held up in its first chunk takes no more: the others share the rest.
+TEST(ThreadPool, ASlowThreadTakesFewerChunks) {
+  ThreadPool pool(2);
+  const std::thread::id caller = std::this_thread::get_id();
+  std::atomic<int> by_caller{0}, by_worker{0};
+  pool.parallel_for(16, [&](int64_t b, int64_t e) {
+    if (std::this_thread::get_id() == caller) {
+      if (by_caller.fetch_add(static_cast<int>(e - b)) == 0)
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    } else {
+      by_worker += static_cast<int>(e - b);
+    }
+  });
+  EXPECT_EQ(by_caller.load() + by_worker.load(), 16);
+  EXPECT_GT(by_worker.load(), 8);
 }
 
 TEST(ThreadPool, ManyConsecutiveCallsAndSums) {

@@ -17,6 +17,12 @@ namespace {
 
 // Multiply-adds below which attention runs on the calling thread (about 20 microseconds).
 constexpr int64_t kMinParallelAttentionWork = int64_t{1} << 16;
+// Token rows per pass of a dense feed-forward block. Its hidden activations (gate and up,
+// rows x n_ff floats each) are the largest buffers of a long prefill: in passes of this many
+// rows they stay a few MB whatever the batch, and the quantized rows of the down projection's
+// input stay in L2 while each weight tile passes over them. Rows are independent, so the
+// results are the same as in one pass.
+constexpr int64_t kFfnRowsPerPass = 128;
 
 }  // namespace
 
@@ -126,13 +132,17 @@ void ffn_block(const DenseLayerWeights& L, const LayerSpec& spec, int64_t rows, 
     moe_ffn(L.moe, experts_per_token, s.xn.data(), rows, s.proj.data(), s.moe, mode, pool);
     return;
   }
-  float* gate = sized(s.gate, rows * spec.n_ff);
-  float* up = sized(s.up, rows * spec.n_ff);
+  const int64_t pass_rows = std::min(rows, kFfnRowsPerPass), E = L.ffn_down.n_out;
+  float* gate = sized(s.gate, pass_rows * spec.n_ff);
+  float* up = sized(s.up, pass_rows * spec.n_ff);
   // gate and up read the same input: one pass of the pool computes both.
   const MatmulJob gate_up[2] = {{L.ffn_gate, gate}, {L.ffn_up, up}};
-  matmul_multi(gate_up, s.xn.data(), rows, mode, pool);
-  swiglu(gate, up, rows * spec.n_ff, gate);
-  matmul(L.ffn_down, gate, rows, s.proj.data(), mode, pool);
+  for (int64_t r0 = 0; r0 < rows; r0 += pass_rows) {
+    const int64_t n = std::min(pass_rows, rows - r0);
+    matmul_multi(gate_up, s.xn.data() + r0 * L.ffn_gate.n_in, n, mode, pool);
+    swiglu(gate, up, n * spec.n_ff, gate);
+    matmul(L.ffn_down, gate, n, s.proj.data() + r0 * E, mode, pool);
+  }
 }
 
 void output_head(const DenseModel& m, const DenseBatch& batch, const float* x, DenseScratch& s,

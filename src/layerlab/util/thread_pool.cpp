@@ -1,10 +1,15 @@
 #include "layerlab/util/thread_pool.h"
 
+#include <algorithm>
+
 namespace layerlab {
 namespace {
 // Spin iterations before a worker sleeps: short enough to leave the core to others when
 // idle, long enough to catch the next call of a decode loop without a futex wake-up.
 constexpr int kSpinIterations = 4000;
+// Chunks per thread: enough to even out a late or slowed thread, few enough that taking one
+// (an atomic add) stays negligible beside its work.
+constexpr int64_t kChunksPerThread = 4;
 thread_local bool tl_inside_pool = false;
 std::atomic<uint64_t> g_total_dispatches{0};
 
@@ -21,7 +26,7 @@ uint64_t ThreadPool::total_dispatches() { return g_total_dispatches.load(std::me
 
 ThreadPool::ThreadPool(int n_threads) : n_threads_(n_threads < 1 ? 1 : n_threads) {
   workers_.reserve(static_cast<size_t>(n_threads_ - 1));
-  for (int i = 1; i < n_threads_; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+  for (int i = 1; i < n_threads_; ++i) workers_.emplace_back([this] { worker_loop(); });
 }
 
 ThreadPool::~ThreadPool() {
@@ -34,15 +39,17 @@ ThreadPool::~ThreadPool() {
   for (auto& t : workers_) t.join();
 }
 
-void ThreadPool::run_chunk(int index) {
-  const int64_t begin = n_ * index / n_threads_;
-  const int64_t end = n_ * (index + 1) / n_threads_;
-  if (begin >= end) return;
-  try {
-    call_(ctx_, begin, end);
-  } catch (...) {
-    std::lock_guard<std::mutex> lock(error_mutex_);
-    if (!error_) error_ = std::current_exception();
+void ThreadPool::run_chunks() {
+  for (;;) {
+    const int64_t begin = next_.fetch_add(grain_, std::memory_order_relaxed);
+    if (begin >= n_) return;
+    try {
+      call_(ctx_, begin, std::min(n_, begin + grain_));
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(error_mutex_);
+      if (!error_) error_ = std::current_exception();
+      next_.store(n_, std::memory_order_relaxed);  // the call fails: skip the rest
+    }
   }
 }
 
@@ -59,6 +66,8 @@ void ThreadPool::run(int64_t n, Trampoline call, void* ctx) {
   call_ = call;
   ctx_ = ctx;
   n_ = n;
+  grain_ = (n + n_threads_ * kChunksPerThread - 1) / (n_threads_ * kChunksPerThread);
+  next_.store(0, std::memory_order_relaxed);
   error_ = nullptr;
   pending_.store(n_threads_ - 1, std::memory_order_relaxed);
   {
@@ -67,7 +76,7 @@ void ThreadPool::run(int64_t n, Trampoline call, void* ctx) {
   }
   wake_.notify_all();
   tl_inside_pool = true;
-  run_chunk(0);
+  run_chunks();
   tl_inside_pool = false;
   for (int spin = 0; pending_.load(std::memory_order_acquire) != 0; ++spin) {
     if (spin < kSpinIterations) {
@@ -83,7 +92,7 @@ void ThreadPool::run(int64_t n, Trampoline call, void* ctx) {
   if (error) std::rethrow_exception(error);
 }
 
-void ThreadPool::worker_loop(int index) {
+void ThreadPool::worker_loop() {
   tl_inside_pool = true;
   uint64_t seen = 0;
   for (;;) {
@@ -99,7 +108,7 @@ void ThreadPool::worker_loop(int index) {
     }
     seen = gen;
     if (stop_.load(std::memory_order_acquire)) return;
-    run_chunk(index);
+    run_chunks();
     if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
       std::lock_guard<std::mutex> lock(mutex_);
       done_cv_.notify_all();

@@ -1,7 +1,9 @@
 // A fixed set of persistent worker threads for data-parallel loops. parallel_for splits
-// [0, n) into one contiguous chunk per thread (static chunking, so the same call always
-// gives a thread the same range) and runs them; the calling thread takes the first chunk.
-// No threads are created per call; idle workers spin briefly, then sleep.
+// [0, n) into a few contiguous chunks per thread, which the threads (the calling one too)
+// take in order from a shared counter until none is left: a thread that starts late or runs
+// slower (another process on its core) takes fewer, so all finish at nearly the same time.
+// Which thread runs a chunk varies between calls; the chunk bounds do not. No threads are
+// created per call; idle workers spin briefly, then sleep.
 #pragma once
 
 #include <atomic>
@@ -44,8 +46,8 @@ class ThreadPool {
  private:
   using Trampoline = void (*)(void*, int64_t, int64_t);
   void run(int64_t n, Trampoline call, void* ctx);
-  void worker_loop(int index);
-  void run_chunk(int index);
+  void worker_loop();
+  void run_chunks();
 
   int n_threads_;
   std::vector<std::thread> workers_;
@@ -59,6 +61,8 @@ class ThreadPool {
   Trampoline call_ = nullptr;
   void* ctx_ = nullptr;
   int64_t n_ = 0;
+  int64_t grain_ = 1;                 // items per chunk
+  std::atomic<int64_t> next_{0};      // first item of the next chunk to take
   std::exception_ptr error_;
   std::mutex error_mutex_;
   std::atomic<bool> busy_{false};
