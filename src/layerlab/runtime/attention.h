@@ -25,6 +25,9 @@ struct HeadAttentionArgs {
 
 // out_t = sum_{j <= start+t} softmax_j(scale * q_t . k_j) v_j for each new token t.
 // The cache must already hold K/V of the new tokens (positions start .. start+n_new-1).
+// A token's output has the same bits however the tokens are split into calls (one prefill,
+// chunks, decode steps). Calls with n_new >= 4 also use a per-thread buffer of
+// 4 * (start + n_new) floats, kept for the thread's next calls.
 void attend_head(const HeadAttentionArgs& a);
 
 }  // namespace layerlab
