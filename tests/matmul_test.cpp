@@ -320,16 +320,25 @@ TEST(Matmul, ThreadCountDoesNotChangeResults) {
 
 // The blocked prefill kernels compute each (row, token) pair with the same operations as the
 // decode dot product, so prefill and decode give identical numbers.
+// Decode lays its row streams over each thread's whole range (runs of n_rows / 4 rows read side
+// by side, leftover rows alone): row counts below, at and well above a 16-row tile, odd ones
+// included, with 1 and 2 threads.
 TEST(Matmul, PrefillEqualsDecodeBitExactly) {
   std::mt19937 rng(24);
-  ThreadPool pool(2);
-  for (GgmlType t : {GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q6_K}) {
-    Case c = make_case(t, 37, 7, rng);
-    std::vector<float> y(37 * 7), y1(37);
-    matmul(c.view, c.x.data(), 7, y.data(), ActivationMode::kGgml, pool);
-    for (int64_t tk = 0; tk < 7; ++tk) {
-      matmul(c.view, c.x.data() + tk * c.view.n_in, 1, y1.data(), ActivationMode::kGgml, pool);
-      EXPECT_EQ(0, std::memcmp(y1.data(), y.data() + tk * 37, 37 * sizeof(float))) << ggml_type_name(t) << " token " << tk;
+  ThreadPool one(1), two(2);
+  for (GgmlType t : {GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q5_0, GgmlType::Q4_1, GgmlType::Q4_K, GgmlType::Q6_K,
+                     GgmlType::Q3_K}) {
+    for (int64_t n_out : {3, 37, 203}) {
+      Case c = make_case(t, n_out, 7, rng);
+      std::vector<float> y(static_cast<size_t>(n_out * 7)), y1(static_cast<size_t>(n_out));
+      matmul(c.view, c.x.data(), 7, y.data(), ActivationMode::kGgml, two);
+      for (int64_t tk = 0; tk < 7; ++tk) {
+        for (ThreadPool* pool : {&one, &two}) {
+          matmul(c.view, c.x.data() + tk * c.view.n_in, 1, y1.data(), ActivationMode::kGgml, *pool);
+          EXPECT_EQ(0, std::memcmp(y1.data(), y.data() + tk * n_out, y1.size() * sizeof(float)))
+              << ggml_type_name(t) << " rows " << n_out << " token " << tk << " threads " << pool->size();
+        }
+      }
     }
   }
 }

@@ -145,6 +145,13 @@ void run_tiles(const TiledWeight& p, int64_t tb, int64_t te, int64_t n_tokens) {
       return;
     }
     case TileKind::kQuant:
+      if (n_tokens == 1) {
+        // Decode: the whole range at once, so the kernel can lay its streams out over it.
+        const int64_t r0 = tb * kQuantTileRows, r1 = std::min(te * kQuantTileRows, w.n_out);
+        gemm_quant(w.type, w.data + r0 * static_cast<int64_t>(w.row_bytes), w.row_bytes, r1 - r0, p.act, p.a_row,
+                   1, n, p.y + r0, static_cast<size_t>(w.n_out));
+        return;
+      }
       for (int64_t ti = tb; ti < te; ++ti) {
         const int64_t r0 = ti * kQuantTileRows;
         const int64_t rows = std::min(kQuantTileRows, w.n_out - r0);

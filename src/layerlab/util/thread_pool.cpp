@@ -7,9 +7,8 @@ namespace {
 // Spin iterations before a worker sleeps: short enough to leave the core to others when
 // idle, long enough to catch the next call of a decode loop without a futex wake-up.
 constexpr int kSpinIterations = 4000;
-// Chunks per thread: enough to even out a late or slowed thread, few enough that taking one
-// (an atomic add) stays negligible beside its work.
-constexpr int64_t kChunksPerThread = 4;
+// A chunk is 1 / (kGuidedDivisor * threads) of the items left when it is taken.
+constexpr int64_t kGuidedDivisor = 2;
 thread_local bool tl_inside_pool = false;
 std::atomic<uint64_t> g_total_dispatches{0};
 
@@ -40,16 +39,20 @@ ThreadPool::~ThreadPool() {
 }
 
 void ThreadPool::run_chunks() {
-  for (;;) {
-    const int64_t begin = next_.fetch_add(grain_, std::memory_order_relaxed);
-    if (begin >= n_) return;
+  int64_t begin = next_.load(std::memory_order_relaxed);
+  while (begin < n_) {
+    // Guided sizes: a share of what is left, so chunks shrink towards the end and the
+    // threads finish within a small chunk of each other.
+    const int64_t size = std::max<int64_t>(1, (n_ - begin) / (kGuidedDivisor * n_threads_));
+    if (!next_.compare_exchange_weak(begin, begin + size, std::memory_order_relaxed)) continue;
     try {
-      call_(ctx_, begin, std::min(n_, begin + grain_));
+      call_(ctx_, begin, std::min(n_, begin + size));
     } catch (...) {
       std::lock_guard<std::mutex> lock(error_mutex_);
       if (!error_) error_ = std::current_exception();
       next_.store(n_, std::memory_order_relaxed);  // the call fails: skip the rest
     }
+    begin = next_.load(std::memory_order_relaxed);
   }
 }
 
@@ -66,7 +69,6 @@ void ThreadPool::run(int64_t n, Trampoline call, void* ctx) {
   call_ = call;
   ctx_ = ctx;
   n_ = n;
-  grain_ = (n + n_threads_ * kChunksPerThread - 1) / (n_threads_ * kChunksPerThread);
   next_.store(0, std::memory_order_relaxed);
   error_ = nullptr;
   pending_.store(n_threads_ - 1, std::memory_order_relaxed);

@@ -1,9 +1,10 @@
 // A fixed set of persistent worker threads for data-parallel loops. parallel_for splits
-// [0, n) into a few contiguous chunks per thread, which the threads (the calling one too)
-// take in order from a shared counter until none is left: a thread that starts late or runs
+// [0, n) into contiguous chunks that the threads (the calling one too) take in order from a
+// shared counter until none is left, each chunk a share of the items still left (guided
+// scheduling: big chunks first, small ones at the end). A thread that starts late or runs
 // slower (another process on its core) takes fewer, so all finish at nearly the same time.
-// Which thread runs a chunk varies between calls; the chunk bounds do not. No threads are
-// created per call; idle workers spin briefly, then sleep.
+// Which thread runs which items varies between calls. No threads are created per call; idle
+// workers spin briefly, then sleep.
 #pragma once
 
 #include <atomic>
@@ -61,7 +62,6 @@ class ThreadPool {
   Trampoline call_ = nullptr;
   void* ctx_ = nullptr;
   int64_t n_ = 0;
-  int64_t grain_ = 1;                 // items per chunk
   std::atomic<int64_t> next_{0};      // first item of the next chunk to take
   std::exception_ptr error_;
   std::mutex error_mutex_;
