@@ -23,13 +23,13 @@ HWY_INLINE float HSum256(__m256 v) {
   return _mm_cvtss_f32(_mm_add_ss(s2, _mm_movehdup_ps(s2)));
 }
 
-
-
 HWY_INLINE __m256i Load256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
 
 // Decode streams the weights once, and one core's streaming speed is limited by memory latency:
-// while a tile of R consecutive rows is read, fetch the same place of the next tile's rows
-// (a measured 1.5-2.5x on one core). Prefetches past the matrix are harmless.
+// while a tile's rows are read, fetch the same place of the rows that come next. DecodeStreams
+// passes that distance (one row: its rows come from R distant runs); otherwise, for a tile of
+// R consecutive rows, it is the next tile (a measured 1.5-2.5x on one core over no prefetch).
+// Prefetches past the matrix are harmless.
 template <int R, int T, class Block>
 HWY_INLINE ptrdiff_t NextTileDistance(const Block* const* w) {
   if constexpr (T == 1 && R > 1) return R * (reinterpret_cast<const char*>(w[1]) - reinterpret_cast<const char*>(w[0]));
