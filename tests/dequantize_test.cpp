@@ -14,6 +14,7 @@
 #include "layerlab/tensor/dequantize.h"
 #include "layerlab/tensor/f16.h"
 #include "layerlab/tensor/kernels.h"
+#include "layerlab/tensor/quant_blocks.h"
 #include "quant_test_data.h"
 #include "test_support.h"
 
@@ -143,6 +144,34 @@ TEST(Dequantize, EveryTypeMatchesIndependentReferenceBitExactly) {
       }
     }
   }
+}
+
+// The word-at-a-time unpacking of Q4_K / Q5_K scales and mins equals the per-sub-block rule,
+// for random bytes and for every value of each byte in turn.
+TEST(Dequantize, K4ScalesUnpackedTogetherEqualOneByOne) {
+  std::mt19937 rng(5);
+  std::uniform_int_distribution<int> byte(0, 255);
+  auto check = [](const uint8_t* q) {
+    uint8_t out[16];
+    k4_unpack_scales_mins(q, out);
+    for (int j = 0; j < 8; ++j) {
+      uint8_t sc, m;
+      k4_scale_min(j, q, sc, m);
+      ASSERT_EQ(out[j], sc) << "scale " << j;
+      ASSERT_EQ(out[8 + j], m) << "min " << j;
+    }
+  };
+  uint8_t q[12];
+  for (int rep = 0; rep < 2000; ++rep) {
+    for (auto& b : q) b = static_cast<uint8_t>(byte(rng));
+    check(q);
+  }
+  for (int pos = 0; pos < 12; ++pos)
+    for (int v = 0; v < 256; ++v) {
+      for (auto& b : q) b = static_cast<uint8_t>(byte(rng));
+      q[pos] = static_cast<uint8_t>(v);
+      check(q);
+    }
 }
 
 TEST(Dequantize, UnsupportedTypeThrows) {

@@ -300,8 +300,10 @@ float DotQ4_K(int64_t nb, const BlockQ4_K* HWY_RESTRICT w, const BlockQ8_K* HWY_
   VF acc = hn::Zero(df);
   float mins = 0.0f;
   for (int64_t i = 0; i < nb; ++i) {
-    uint8_t sc[8], m[8];
-    for (int s = 0; s < 8; ++s) k4_scale_min(s, w[i].scales, sc[s], m[s]);
+    uint8_t scm[16];
+    k4_unpack_scales_mins(w[i].scales, scm);
+    const uint8_t* sc = scm;
+    const uint8_t* m = scm + 8;
     V32 block = hn::Zero(d32);
     for (int g = 0; g < 4; ++g) {
       V32 lo = hn::Zero(d32), hi = hn::Zero(d32);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 
 namespace layerlab {
 
@@ -43,6 +44,19 @@ inline void k4_scale_min(int j, const uint8_t* q, uint8_t& sc, uint8_t& m) {
     sc = static_cast<uint8_t>((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
     m = static_cast<uint8_t>((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
   }
+}
+
+// All 8 scales (out[0..7]) and 8 mins (out[8..15]) of a Q4_K / Q5_K block, the values of
+// k4_scale_min, unpacked four at a time with 32-bit operations (little-endian): scales 0..3
+// and mins 0..3 are the low 6 bits of bytes 0..3 and 4..7; scales 4..7 take the low nibbles of
+// bytes 8..11 plus the top 2 bits of bytes 0..3, mins 4..7 the high nibbles plus those of 4..7.
+inline void k4_unpack_scales_mins(const uint8_t* q, uint8_t out[16]) {
+  uint32_t u[3];
+  std::memcpy(u, q, sizeof(u));
+  constexpr uint32_t low6 = 0x3f3f3f3f, low4 = 0x0f0f0f0f, low2 = 0x03030303;
+  const uint32_t r[4] = {u[0] & low6, (u[2] & low4) | (((u[0] >> 6) & low2) << 4), u[1] & low6,
+                         ((u[2] >> 4) & low4) | (((u[1] >> 6) & low2) << 4)};
+  std::memcpy(out, r, sizeof(r));
 }
 
 // Signed 6-bit scales of the 16 sub-blocks of a Q3_K block (already minus 32).

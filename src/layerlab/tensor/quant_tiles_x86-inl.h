@@ -265,6 +265,13 @@ constexpr int kLegacyTileRows = 2, kLegacyTileTokens = 4;
 
 // ---------------------------------------------------------------- Q4_K x Q8_K
 
+// The 8 mins (bytes 8..15 of k4_unpack_scales_mins) as 16 int16, each twice: they pair with
+// the activation's 16 partial sums (bsums 2s and 2s+1 cover sub-block s).
+HWY_INLINE __m256i MinPairs(const uint8_t* scales_mins) {
+  const __m128i v = _mm_load_si128(reinterpret_cast<const __m128i*>(scales_mins));
+  return _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(v, v));
+}
+
 // Per 256-value block: Σ_j sc_j Σ q·a (q in 0..15, maddubs pairs <= 2·15·128, madd by a 6-bit
 // scale <= 2·3840·63 per lane per step) minus the mins term Σ_j m_j (bsum pairs), both exact
 // int32 lanes, scaled by d·d_a and dmin·d_a.
@@ -284,15 +291,10 @@ HWY_INLINE void TileQ4_Kx512(int64_t nb, const BlockQ4_K* const* w, const BlockQ
   for (int r = 0; r < R; ++r)
     for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
   for (int64_t i = 0; i < nb; ++i) {
-    alignas(16) uint8_t sc[R][8], mins2[R][16];
+    alignas(16) uint8_t sc[R][16];  // 8 scales, then 8 mins
     if (ahead)
       for (int r = 0; r < R; ++r) PrefetchNextTile<T>(w[r] + i, ahead);
-    for (int r = 0; r < R; ++r)
-      for (int s = 0; s < 8; ++s) {
-        uint8_t m;
-        k4_scale_min(s, w[r][i].scales, sc[r][s], m);
-        mins2[r][2 * s] = mins2[r][2 * s + 1] = m;  // pairs with bsums 2s, 2s+1
-      }
+    for (int r = 0; r < R; ++r) k4_unpack_scales_mins(w[r][i].scales, sc[r]);
     __m512i isum[R][T];
     for (int r = 0; r < R; ++r)
       for (int t = 0; t < T; ++t) isum[r][t] = _mm512_setzero_si512();
@@ -317,7 +319,7 @@ HWY_INLINE void TileQ4_Kx512(int64_t nb, const BlockQ4_K* const* w, const BlockQ
     }
     for (int r = 0; r < R; ++r) {
       const float dw = HalfToFloat(w[r][i].d), dmin = HalfToFloat(w[r][i].dmin);
-      const __m256i m16 = _mm256_cvtepu8_epi16(_mm_load_si128(reinterpret_cast<const __m128i*>(mins2[r])));
+      const __m256i m16 = MinPairs(sc[r]);
       for (int t = 0; t < T; ++t) {
         const float da = a[t][i].d;
         const __m256i msum = _mm256_madd_epi16(Load256(a[t][i].bsums), m16);
@@ -347,15 +349,10 @@ HWY_INLINE void TileQ4_Kx256(int64_t nb, const BlockQ4_K* const* w, const BlockQ
     for (int r = 0; r < R; ++r)
       for (int t = 0; t < T; ++t) acc[h][r][t] = _mm256_setzero_ps();
   for (int64_t i = 0; i < nb; ++i) {
-    alignas(16) uint8_t sc[R][8], mins2[R][16];
+    alignas(16) uint8_t sc[R][16];  // 8 scales, then 8 mins
     if (ahead)
       for (int r = 0; r < R; ++r) PrefetchNextTile<T>(w[r] + i, ahead);
-    for (int r = 0; r < R; ++r)
-      for (int s = 0; s < 8; ++s) {
-        uint8_t m;
-        k4_scale_min(s, w[r][i].scales, sc[r][s], m);
-        mins2[r][2 * s] = mins2[r][2 * s + 1] = m;  // pairs with bsums 2s, 2s+1
-      }
+    for (int r = 0; r < R; ++r) k4_unpack_scales_mins(w[r][i].scales, sc[r]);
     __m256i isum[H][R][T];
     for (int h = 0; h < H; ++h)
       for (int r = 0; r < R; ++r)
@@ -385,7 +382,7 @@ HWY_INLINE void TileQ4_Kx256(int64_t nb, const BlockQ4_K* const* w, const BlockQ
     }
     for (int r = 0; r < R; ++r) {
       const float dw = HalfToFloat(w[r][i].d), dmin = HalfToFloat(w[r][i].dmin);
-      const __m256i m16 = _mm256_cvtepu8_epi16(_mm_load_si128(reinterpret_cast<const __m128i*>(mins2[r])));
+      const __m256i m16 = MinPairs(sc[r]);
       for (int t = 0; t < T; ++t) {
         const float da = a[t][i].d;
         const __m256i msum = _mm256_madd_epi16(Load256(a[t][i].bsums), m16);
