@@ -265,6 +265,9 @@ constexpr int kLegacyTileRows = 2, kLegacyTileTokens = 4;
 
 // ---------------------------------------------------------------- Q4_K x Q8_K
 
+// A byte shuffle that copies int16 word k of each 128-bit half to all its words.
+HWY_INLINE __m256i PickWord(int k) { return _mm256_set1_epi16(static_cast<short>(((2 * k + 1) << 8) | (2 * k))); }
+
 // The 8 mins (bytes 8..15 of k4_unpack_scales_mins) as 16 int16, each twice: they pair with
 // the activation's 16 partial sums (bsums 2s and 2s+1 cover sub-block s).
 HWY_INLINE __m256i MinPairs(const uint8_t* scales_mins) {
@@ -353,6 +356,9 @@ HWY_INLINE void TileQ4_Kx256(int64_t nb, const BlockQ4_K* const* w, const BlockQ
     if (ahead)
       for (int r = 0; r < R; ++r) PrefetchNextTile<T>(w[r] + i, ahead);
     for (int r = 0; r < R; ++r) k4_unpack_scales_mins(w[r][i].scales, sc[r]);
+    __m256i sc16[R];  // the 8 scales as int16, in both 128-bit halves
+    for (int r = 0; r < R; ++r)
+      sc16[r] = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(sc[r]))));
     __m256i isum[H][R][T];
     for (int h = 0; h < H; ++h)
       for (int r = 0; r < R; ++r)
@@ -363,8 +369,8 @@ HWY_INLINE void TileQ4_Kx256(int64_t nb, const BlockQ4_K* const* w, const BlockQ
         const __m256i q = Load256(w[r][i].qs + 32 * g);
         lo[r] = _mm256_and_si256(q, low4);
         hi[r] = _mm256_and_si256(_mm256_srli_epi16(q, 4), low4);
-        slo[r] = _mm256_set1_epi16(sc[r][2 * g]);
-        shi[r] = _mm256_set1_epi16(sc[r][2 * g + 1]);
+        slo[r] = _mm256_shuffle_epi8(sc16[r], PickWord(2 * g));
+        shi[r] = _mm256_shuffle_epi8(sc16[r], PickWord(2 * g + 1));
       }
       for (int t = 0; t < T; ++t) {
         const __m256i alo = Load256(a[t][i].qs + 64 * g), ahi = Load256(a[t][i].qs + 64 * g + 32);
