@@ -2,6 +2,7 @@
 // SSM states carry a sequence across calls, and the qwen35 engine continues a prompt with
 // decode exactly as a longer prefill would.
 #include <gtest/gtest.h>
+#include <hwy/targets.h>
 
 #include <algorithm>
 #include <cmath>
@@ -115,6 +116,137 @@ TEST(DeltaRule, StateCarriesAcrossCalls) {
   run_head(h, true, {70, 1, 1, 128}, out_b, state_b);
   EXPECT_LE(rel_diff(out_b, out_a), 1e-5);
   EXPECT_LE(rel_diff(state_b, state_a), 1e-5);
+}
+
+// --- The SIMD kernels against a plain double-precision recurrence, on every compiled target -------
+
+// Inputs of one head in strided rows (q, k, v, g, beta and the outputs interleaved with gaps), as
+// the block lays them out.
+struct StridedHead {
+  int S;
+  int64_t T, qk_stride, v_stride, gb_stride, out_stride;
+  std::vector<float> q, k, v, g, beta, state0;
+};
+
+StridedHead strided_head(int S, int64_t T, unsigned seed) {
+  const HeadInputs h = random_head(S, T, seed);
+  StridedHead r{S, T, S + 3, S + 1, 3, S + 2, {}, {}, {}, {}, {}, h.state0};
+  r.q.assign(T * r.qk_stride, 7.0f);
+  r.k.assign(T * r.qk_stride, 7.0f);
+  r.v.assign(T * r.v_stride, 7.0f);
+  r.g.assign(T * r.gb_stride, 7.0f);
+  r.beta.assign(T * r.gb_stride, 7.0f);
+  for (int64_t t = 0; t < T; ++t) {
+    for (int i = 0; i < S; ++i) {
+      r.q[t * r.qk_stride + i] = h.q[t * S + i];
+      r.k[t * r.qk_stride + i] = h.k[t * S + i];
+      r.v[t * r.v_stride + i] = h.v[t * S + i];
+    }
+    r.g[t * r.gb_stride] = h.g[t];
+    r.beta[t * r.gb_stride] = h.beta[t];
+  }
+  return r;
+}
+
+// M <- e^g M; M <- M + beta (v - M k) k^T; o = M q, token by token in double.
+void reference_delta_rule(const StridedHead& h, std::vector<double>& out, std::vector<double>& state) {
+  const int S = h.S;
+  state.assign(h.state0.begin(), h.state0.end());
+  out.assign(h.T * S, 0.0);
+  for (int64_t t = 0; t < h.T; ++t) {
+    const float* q = &h.q[t * h.qk_stride];
+    const float* k = &h.k[t * h.qk_stride];
+    const float* v = &h.v[t * h.v_stride];
+    const double decay = std::exp(static_cast<double>(h.g[t * h.gb_stride]));
+    const double beta = h.beta[t * h.gb_stride];
+    for (int j = 0; j < S; ++j) {
+      double* row = &state[static_cast<size_t>(j) * S];
+      double mk = 0;
+      for (int i = 0; i < S; ++i) mk += (row[i] *= decay) * k[i];
+      const double delta = beta * (v[j] - mk);
+      double mq = 0;
+      for (int i = 0; i < S; ++i) mq += (row[i] += delta * k[i]) * q[i];
+      out[t * S + j] = mq;
+    }
+  }
+}
+
+// Largest |a - b| relative to the largest |b|.
+double rel_diff_to(const std::vector<float>& a, const std::vector<double>& b) {
+  double diff = 0, scale = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    diff = std::max(diff, std::fabs(a[i] - b[i]));
+    scale = std::max(scale, std::fabs(b[i]));
+  }
+  return diff / std::max(scale, 1e-30);
+}
+
+// chunk 0: the recurrence.
+void run_strided(const StridedHead& h, int64_t chunk, const std::vector<int64_t>& calls, std::vector<float>& out,
+                 std::vector<float>& state) {
+  std::vector<float> strided_out(h.T * h.out_stride, 7.0f);
+  state = h.state0;
+  int64_t t0 = 0;
+  for (int64_t n : calls) {
+    DeltaHeadArgs a;
+    a.q = h.q.data() + t0 * h.qk_stride;
+    a.k = h.k.data() + t0 * h.qk_stride;
+    a.qk_stride = h.qk_stride;
+    a.v = h.v.data() + t0 * h.v_stride;
+    a.v_stride = h.v_stride;
+    a.g = h.g.data() + t0 * h.gb_stride;
+    a.beta = h.beta.data() + t0 * h.gb_stride;
+    a.gb_stride = h.gb_stride;
+    a.n_tokens = n;
+    a.state_size = h.S;
+    a.state = state.data();
+    a.out = strided_out.data() + t0 * h.out_stride;
+    a.out_stride = h.out_stride;
+    if (chunk > 0)
+      delta_rule_chunked(a, chunk);
+    else
+      delta_rule_recurrent(a);
+    t0 += n;
+  }
+  ASSERT_EQ(t0, h.T);
+  out.assign(h.T * h.S, 0.0f);
+  for (int64_t t = 0; t < h.T; ++t)
+    for (int j = 0; j < h.out_stride; ++j) {
+      if (j < h.S)
+        out[t * h.S + j] = strided_out[t * h.out_stride + j];
+      else
+        ASSERT_EQ(strided_out[t * h.out_stride + j], 7.0f) << "wrote past the output row";
+    }
+}
+
+TEST(DeltaRule, SimdKernelsEqualDoubleReferenceOnEveryTarget) {
+  for (int64_t target : hwy::SupportedAndGeneratedTargets()) {
+    hwy::SetSupportedTargetsForTest(target);
+    SCOPED_TRACE(hwy::TargetName(target));
+    for (int S : {1, 7, 16, 128}) {
+      for (int64_t T : {1, 5, 64, 150}) {
+        SCOPED_TRACE(::testing::Message() << "S " << S << " T " << T);
+        const StridedHead h = strided_head(S, T, 100 + S * 7 + static_cast<unsigned>(T));
+        std::vector<double> ref_out, ref_state;
+        reference_delta_rule(h, ref_out, ref_state);
+        std::vector<float> out, state;
+        for (int64_t chunk : {0, 1, 5, 64}) {
+          SCOPED_TRACE(::testing::Message() << "chunk " << chunk);
+          run_strided(h, chunk, {T}, out, state);
+          EXPECT_LE(rel_diff_to(out, ref_out), 1e-5);
+          EXPECT_LE(rel_diff_to(state, ref_state), 1e-5);
+        }
+        // Split calls continue the state.
+        if (T > 5) {
+          run_strided(h, 64, {2, 1, T - 3}, out, state);
+          EXPECT_LE(rel_diff_to(out, ref_out), 1e-5);
+          EXPECT_LE(rel_diff_to(state, ref_state), 1e-5);
+        }
+      }
+    }
+    if (::testing::Test::HasFailure()) break;
+  }
+  hwy::SetSupportedTargetsForTest(0);
 }
 
 // --- The whole block with random F32 weights: conv state + SSM state across calls ---------------

@@ -33,53 +33,37 @@ void l2_normalise(float* x, int n, float eps, float extra_scale) {
 
 // Causal depth-wise conv + SiLU over one sequence's rows of u (in place), with the conv state
 // supplying the K-1 inputs before the first new token; the state then holds the last K-1 inputs.
+// Token-major, so the inner loops run over contiguous channels (and vectorise); outputs go from
+// the last token back, so every input row is read before its output overwrites it.
 void causal_conv_silu(float* u, int64_t n_tokens, int64_t C, int K, const float* w, float* state,
                       std::vector<float>& window) {
   const int64_t hist = K - 1;
-  float* ext = sized(window, hist + n_tokens);
+  float* taps = sized(window, (K + hist + 1) * C);  // [K][C]: tap j of every channel
+  float* prev = taps + K * C;                       // [hist][C]: the state, token-major
+  float* acc = prev + hist * C;                     // [C]
   for (int64_t ch = 0; ch < C; ++ch) {
-    float* st = state + ch * hist;
-    for (int64_t i = 0; i < hist; ++i) ext[i] = st[i];
-    for (int64_t t = 0; t < n_tokens; ++t) ext[hist + t] = u[t * C + ch];
-    const float* wc = w + ch * K;
-    for (int64_t t = 0; t < n_tokens; ++t) {
-      float acc = 0.0f;
-      for (int j = 0; j < K; ++j) acc += wc[j] * ext[t + j];
-      u[t * C + ch] = silu(acc);
+    for (int j = 0; j < K; ++j) taps[j * C + ch] = w[ch * K + j];
+    for (int64_t i = 0; i < hist; ++i) prev[i * C + ch] = state[ch * hist + i];
+  }
+  // Input row r of [state | u].
+  auto input = [&](int64_t r) -> const float* { return r < hist ? prev + r * C : u + (r - hist) * C; };
+  for (int64_t i = 0; i < hist; ++i) {
+    const float* x = input(n_tokens + i);
+    for (int64_t ch = 0; ch < C; ++ch) state[ch * hist + i] = x[ch];
+  }
+  for (int64_t t = n_tokens - 1; t >= 0; --t) {
+    std::fill(acc, acc + C, 0.0f);
+    for (int j = 0; j < K; ++j) {
+      const float* x = input(t + j);
+      const float* wj = taps + j * C;
+      for (int64_t ch = 0; ch < C; ++ch) acc[ch] += wj[ch] * x[ch];
     }
-    for (int64_t i = 0; i < hist; ++i) st[i] = ext[n_tokens + i];
+    float* row = u + t * C;
+    for (int64_t ch = 0; ch < C; ++ch) row[ch] = silu(acc[ch]);
   }
 }
 
 }  // namespace
-
-void delta_rule_recurrent(const DeltaHeadArgs& a) {
-  const int S = a.state_size;
-  for (int64_t t = 0; t < a.n_tokens; ++t) {
-    const float* q = a.q + t * a.qk_stride;
-    const float* k = a.k + t * a.qk_stride;
-    const float* v = a.v + t * a.v_stride;
-    const float decay = std::exp(a.g[t * a.gb_stride]);
-    const float beta = a.beta[t * a.gb_stride];
-    float* o = a.out + t * a.out_stride;
-    // Row j of M only depends on v_j: decay, delta update and output, one row at a time.
-    for (int j = 0; j < S; ++j) {
-      float* row = a.state + static_cast<int64_t>(j) * S;
-      float mk = 0.0f;
-      for (int i = 0; i < S; ++i) {
-        row[i] *= decay;
-        mk += row[i] * k[i];
-      }
-      const float delta = beta * (v[j] - mk);
-      float mq = 0.0f;
-      for (int i = 0; i < S; ++i) {
-        row[i] += delta * k[i];
-        mq += row[i] * q[i];
-      }
-      o[j] = mq;
-    }
-  }
-}
 
 // Within a chunk of L tokens with cumulative log decay G_t (from the chunk start) and the
 // state M0 before it, the recurrence unrolls to
@@ -92,81 +76,8 @@ void delta_rule_recurrent(const DeltaHeadArgs& a) {
 //   M_L = e^{G_L} M0 + sum_s e^{G_L-G_s} u_s k_s^T.
 // The chunk-local quantities are kept in double, so the result equals the float recurrence
 // to float rounding.
-void delta_rule_chunked(const DeltaHeadArgs& a, int64_t chunk) {
-  const int S = a.state_size;
-  std::vector<double> G(static_cast<size_t>(chunk)), A(static_cast<size_t>(chunk * chunk));
-  std::vector<double> X(static_cast<size_t>(chunk * 2 * S));  // rows: [W (S) | V' (S)], then U
-  std::vector<double> U(static_cast<size_t>(chunk * S));
-  std::vector<double> M0(static_cast<size_t>(S) * S), G_out(static_cast<size_t>(S));
-
-  for (int64_t c0 = 0; c0 < a.n_tokens; c0 += chunk) {
-    const int64_t L = std::min(chunk, a.n_tokens - c0);
-    auto q = [&](int64_t t) { return a.q + (c0 + t) * a.qk_stride; };
-    auto k = [&](int64_t t) { return a.k + (c0 + t) * a.qk_stride; };
-    auto v = [&](int64_t t) { return a.v + (c0 + t) * a.v_stride; };
-    auto beta = [&](int64_t t) { return static_cast<double>(a.beta[(c0 + t) * a.gb_stride]); };
-    double acc = 0.0;
-    for (int64_t t = 0; t < L; ++t) G[t] = acc += a.g[(c0 + t) * a.gb_stride];
-    for (int64_t x = 0; x < S * S; ++x) M0[x] = a.state[x];
-
-    // A (strictly lower) and the right-hand sides, then forward substitution in place.
-    for (int64_t t = 0; t < L; ++t) {
-      for (int64_t s = 0; s < t; ++s) {
-        double kk = 0.0;
-        for (int i = 0; i < S; ++i) kk += static_cast<double>(k(t)[i]) * k(s)[i];
-        A[t * chunk + s] = beta(t) * std::exp(G[t] - G[s]) * kk;
-      }
-      double* xt = &X[t * 2 * S];
-      const double bg = beta(t) * std::exp(G[t]);
-      for (int i = 0; i < S; ++i) xt[i] = bg * k(t)[i];
-      for (int j = 0; j < S; ++j) xt[S + j] = beta(t) * v(t)[j];
-      for (int64_t s = 0; s < t; ++s) {
-        const double f = A[t * chunk + s];
-        const double* xs = &X[s * 2 * S];
-        for (int i = 0; i < 2 * S; ++i) xt[i] -= f * xs[i];
-      }
-    }
-    // U = V' - W M0^T.
-    for (int64_t t = 0; t < L; ++t) {
-      const double* w = &X[t * 2 * S];
-      for (int j = 0; j < S; ++j) {
-        double wm = 0.0;
-        for (int i = 0; i < S; ++i) wm += w[i] * M0[static_cast<size_t>(j) * S + i];
-        U[t * S + j] = w[S + j] - wm;
-      }
-    }
-    // Outputs.
-    std::vector<double>& o = G_out;
-    for (int64_t t = 0; t < L; ++t) {
-      const double gt = std::exp(G[t]);
-      for (int j = 0; j < S; ++j) {
-        double m0q = 0.0;
-        for (int i = 0; i < S; ++i) m0q += M0[static_cast<size_t>(j) * S + i] * q(t)[i];
-        o[j] = gt * m0q;
-      }
-      for (int64_t s = 0; s <= t; ++s) {
-        double qk = 0.0;
-        for (int i = 0; i < S; ++i) qk += static_cast<double>(q(t)[i]) * k(s)[i];
-        const double f = std::exp(G[t] - G[s]) * qk;
-        const double* us = &U[s * S];
-        for (int j = 0; j < S; ++j) o[j] += f * us[j];
-      }
-      float* out = a.out + (c0 + t) * a.out_stride;
-      for (int j = 0; j < S; ++j) out[j] = static_cast<float>(o[j]);
-    }
-    // New state.
-    const double gl = std::exp(G[L - 1]);
-    for (int64_t s = 0; s < L; ++s) A[s] = std::exp(G[L - 1] - G[s]);  // A's first row is free now
-    for (int j = 0; j < S; ++j) {
-      float* row = a.state + static_cast<int64_t>(j) * S;
-      for (int i = 0; i < S; ++i) {
-        double m = gl * M0[static_cast<size_t>(j) * S + i];
-        for (int64_t s = 0; s < L; ++s) m += A[s] * U[s * S + j] * k(s)[i];
-        row[i] = static_cast<float>(m);
-      }
-    }
-  }
-}
+//
+// delta_rule_recurrent and delta_rule_chunked are the SIMD kernels in delta_rule_simd.cpp.
 
 void gated_deltanet_block(const DeltaNetWeights& w, const DeltaNetDims& d, float eps, const float* xn,
                           int64_t rows, std::span<const DeltaNetSequence> sequences, float* out,
