@@ -495,7 +495,9 @@ TEST(MatmulTargets, EveryTargetMatchesScalarTwin) {
   std::string names;
   for (const auto& d : dispatched) names += d + " ";
   std::printf("dispatched targets: %s\n", names.c_str());
-  if (targets.size() > 1) EXPECT_GT(dispatched.size(), 1u);
+  if (targets.size() > 1) {
+    EXPECT_GT(dispatched.size(), 1u);
+  }
 }
 
 // Integer sums at their limits: weights -128 / 127 and activations +-127 with unit scales,
@@ -596,6 +598,59 @@ TEST(MatmulFixtures, LlamaQ8_0AttnQ) {
       ASSERT_NEAR(yg[t * n_out + r], ref, 1e-5 * (std::fabs(ref) + 1.0f));
     }
   }
+}
+
+
+// Q4_K prefill on every target: rows of 1..37 (partial row tiles and more than one packed row
+// group), 2..13 tokens (partial token groups), 1, 2, 3 and 5 blocks per row. Every (row, token)
+// of gemm_quant equals vec_dot bit for bit. Scales of both signs; some rows have zero scales
+// and mins and some tokens are all zero, so signed zeros must match too.
+TEST(MatmulTargets, Q4_KPrefillEqualsVecDotOnEveryTarget) {
+  constexpr size_t kBlockBytes = 144;  // d, dmin (f16), 12 packed scale/min bytes, 128 nibble bytes
+  for (int64_t target : hwy::SupportedAndGeneratedTargets()) {
+    hwy::SetSupportedTargetsForTest(target);
+    SCOPED_TRACE(std::string(hwy::TargetName(target)) + " dispatched as " + simd_target_name());
+    std::mt19937 rng(47);  // the same data for every target
+    for (int64_t nb : {1, 2, 3, 5}) {
+      const int64_t n = 256 * nb;
+      const size_t rb = static_cast<size_t>(nb) * kBlockBytes;
+      const int64_t max_rows = 37, max_tokens = 13;
+      std::vector<std::byte> w(rb * max_rows);
+      std::uniform_int_distribution<int> byte(0, 255);
+      std::uniform_real_distribution<float> scale(-0.05f, 0.05f);
+      for (int64_t r = 0; r < max_rows; ++r)
+        for (int64_t i = 0; i < nb; ++i) {
+          std::byte* b = w.data() + r * rb + i * kBlockBytes;
+          const bool zero = r % 7 == 3;
+          const uint16_t d = fp32_to_fp16(zero ? 0.0f : scale(rng)), dmin = fp32_to_fp16(zero ? 0.0f : scale(rng));
+          std::memcpy(b, &d, 2);
+          std::memcpy(b + 2, &dmin, 2);
+          for (size_t k = 4; k < kBlockBytes; ++k) b[k] = static_cast<std::byte>(byte(rng));
+          if (zero)
+            for (size_t k = 4; k < 16; ++k) b[k] = std::byte{0};
+        }
+      const size_t ab = activation_row_bytes(GgmlType::Q8_K, n);
+      std::vector<std::byte> a(ab * max_tokens);
+      for (int64_t t = 0; t < max_tokens; ++t) {
+        auto x = random_floats(static_cast<size_t>(n), rng, 2.0f);
+        if (t == 4) std::fill(x.begin(), x.end(), 0.0f);
+        quantize_activation_row(GgmlType::Q8_K, x.data(), a.data() + t * ab, n);
+      }
+      for (int64_t n_rows : {1, 5, 16, 19, 37})
+        for (int64_t n_tokens = 2; n_tokens <= max_tokens; ++n_tokens) {
+          std::vector<float> y(static_cast<size_t>(n_rows * n_tokens));
+          gemm_quant(GgmlType::Q4_K, w.data(), rb, n_rows, a.data(), ab, n_tokens, n, y.data(), n_rows);
+          for (int64_t t = 0; t < n_tokens; ++t)
+            for (int64_t r = 0; r < n_rows; ++r) {
+              const float dot = vec_dot(GgmlType::Q4_K, n, w.data() + r * rb, a.data() + t * ab);
+              ASSERT_EQ(0, std::memcmp(&dot, &y[t * n_rows + r], sizeof(float)))
+                  << "blocks " << nb << " rows " << n_rows << " tokens " << n_tokens << " row " << r << " token "
+                  << t << ": " << dot << " vs " << y[t * n_rows + r];
+            }
+        }
+    }
+  }
+  hwy::SetSupportedTargetsForTest(0);
 }
 
 }  // namespace
