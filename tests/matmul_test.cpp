@@ -343,6 +343,27 @@ TEST(Matmul, PrefillEqualsDecodeBitExactly) {
   }
 }
 
+// F16 decode reads its rows as 8 runs side by side; each row must still get the bits of the
+// one-row kernel, whatever the row count or thread count.
+TEST(Matmul, F16DecodeRowsEqualTheOneRowKernel) {
+  std::mt19937 rng(25);
+  ThreadPool one(1), two(2);
+  for (int64_t n_out : {3, 37, 203}) {
+    Case c = make_case(GgmlType::F16, n_out, 1, rng);
+    const int64_t n = c.view.n_in;
+    std::vector<float> y1(static_cast<size_t>(n_out)), y2(static_cast<size_t>(n_out));
+    matmul(c.view, c.x.data(), 1, y1.data(), ActivationMode::kExact, one);
+    matmul(c.view, c.x.data(), 1, y2.data(), ActivationMode::kExact, two);
+    for (int64_t r = 0; r < n_out; ++r) {
+      float alone = 0.0f;
+      gemv_f16(reinterpret_cast<const uint16_t*>(c.w.data() + r * c.row_bytes), c.row_bytes / 2, 1, c.x.data(), n,
+               &alone);
+      ASSERT_EQ(0, std::memcmp(&alone, &y1[static_cast<size_t>(r)], sizeof(float))) << "rows " << n_out << " row " << r;
+      ASSERT_EQ(0, std::memcmp(&alone, &y2[static_cast<size_t>(r)], sizeof(float))) << "rows " << n_out << " row " << r;
+    }
+  }
+}
+
 TEST(Matmul, RejectsBadShapesAndTypes) {
   ThreadPool pool(1);
   std::vector<std::byte> buf(1024);

@@ -128,8 +128,8 @@ void GemmF32(const float* w, size_t ws, int64_t n_rows, const float* x, size_t x
 // streams the 2-byte weights once and writes no float copy. Per row the operations are those
 // of the 1-row kernel, whatever the row grouping.
 template <int R>
-HWY_INLINE void MicroF16x1(const hwy::float16_t* HWY_RESTRICT w, size_t ws, const float* HWY_RESTRICT x,
-                           int64_t n, float* HWY_RESTRICT y) {
+HWY_INLINE void MicroF16x1(const hwy::float16_t* HWY_RESTRICT w, size_t row_stride, size_t prefetch_offset,
+                           const float* HWY_RESTRICT x, int64_t n, float* HWY_RESTRICT y, size_t y_stride) {
   const hn::ScalableTag<float> d;
   const hn::Rebind<hwy::float16_t, decltype(d)> dh;
   const int64_t N = static_cast<int64_t>(hn::Lanes(d));
@@ -140,24 +140,27 @@ HWY_INLINE void MicroF16x1(const hwy::float16_t* HWY_RESTRICT w, size_t ws, cons
   for (; i + N <= n; i += N) {
     const V xv = hn::LoadU(d, x + i);
     for (int r = 0; r < R; ++r) {
-      // The next R-row tile (see the quantized decode kernels): memory latency bounds one core.
-      if (R > 1) hwy::Prefetch(w + (R + r) * ws + i);
-      acc[r] = hn::MulAdd(hn::PromoteTo(d, hn::LoadU(dh, w + r * ws + i)), xv, acc[r]);
+      // The rows read next (see the quantized decode kernels): memory latency bounds one core.
+      hwy::Prefetch(w + r * row_stride + prefetch_offset + i);
+      acc[r] = hn::MulAdd(hn::PromoteTo(d, hn::LoadU(dh, w + r * row_stride + i)), xv, acc[r]);
     }
   }
   for (int r = 0; r < R; ++r) {
     float s = hn::GetLane(hn::SumOfLanes(d, acc[r]));
-    const uint16_t* wr = reinterpret_cast<const uint16_t*>(w + r * ws);
+    const uint16_t* wr = reinterpret_cast<const uint16_t*>(w + r * row_stride);
     for (int64_t k = i; k < n; ++k) s += fp16_to_fp32(wr[k]) * x[k];
-    y[r] = s;
+    y[r * y_stride] = s;
   }
 }
 
+// As the quantized decode (DecodeStreams): the rows are cut into 8 equal runs read side by
+// side, each prefetching its next row; leftover rows one at a time.
 void GemvF16(const uint16_t* w, size_t ws, int64_t n_rows, const float* x, int64_t n, float* y) {
   const auto* h = reinterpret_cast<const hwy::float16_t*>(w);
-  int64_t r = 0;
-  for (; r + 8 <= n_rows; r += 8) MicroF16x1<8>(h + r * ws, ws, x, n, y + r);
-  for (; r < n_rows; ++r) MicroF16x1<1>(h + r * ws, ws, x, n, y + r);
+  const int64_t run = n_rows / 8;
+  for (int64_t j = 0; j < run; ++j)
+    MicroF16x1<8>(h + j * ws, static_cast<size_t>(run) * ws, ws, x, n, y + j, static_cast<size_t>(run));
+  for (int64_t r = 8 * run; r < n_rows; ++r) MicroF16x1<1>(h + r * ws, ws, ws, x, n, y + r, 1);
 }
 
 // ---------------------------------------------------------------- dequantization
