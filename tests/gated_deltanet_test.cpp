@@ -63,6 +63,27 @@ HeadInputs random_head(int S, int64_t T, unsigned seed) {
   return h;
 }
 
+// The arguments of one call over tokens [t0, t0 + n) of a head stored with the given strides.
+DeltaHeadArgs call_args(const float* q, const float* k, int64_t qk_stride, const float* v, int64_t v_stride,
+                        const float* g, const float* beta, int64_t gb_stride, int S, int64_t t0, int64_t n,
+                        float* state, float* out, int64_t out_stride) {
+  DeltaHeadArgs a;
+  a.q = q + t0 * qk_stride;
+  a.k = k + t0 * qk_stride;
+  a.qk_stride = qk_stride;
+  a.v = v + t0 * v_stride;
+  a.v_stride = v_stride;
+  a.g = g + t0 * gb_stride;
+  a.beta = beta + t0 * gb_stride;
+  a.gb_stride = gb_stride;
+  a.n_tokens = n;
+  a.state_size = S;
+  a.state = state;
+  a.out = out + t0 * out_stride;
+  a.out_stride = out_stride;
+  return a;
+}
+
 // Runs the head with `form` over the tokens split into calls of the given sizes.
 void run_head(const HeadInputs& h, bool chunked, const std::vector<int64_t>& calls, std::vector<float>& out,
               std::vector<float>& state, int64_t chunk = kDeltaChunk) {
@@ -70,20 +91,8 @@ void run_head(const HeadInputs& h, bool chunked, const std::vector<int64_t>& cal
   state = h.state0;
   int64_t t0 = 0;
   for (int64_t n : calls) {
-    DeltaHeadArgs a;
-    a.q = h.q.data() + t0 * h.S;
-    a.k = h.k.data() + t0 * h.S;
-    a.qk_stride = h.S;
-    a.v = h.v.data() + t0 * h.S;
-    a.v_stride = h.S;
-    a.g = h.g.data() + t0;
-    a.beta = h.beta.data() + t0;
-    a.gb_stride = 1;
-    a.n_tokens = n;
-    a.state_size = h.S;
-    a.state = state.data();
-    a.out = out.data() + t0 * h.S;
-    a.out_stride = h.S;
+    const DeltaHeadArgs a = call_args(h.q.data(), h.k.data(), h.S, h.v.data(), h.S, h.g.data(), h.beta.data(), 1, h.S,
+                                      t0, n, state.data(), out.data(), h.S);
     if (chunked)
       delta_rule_chunked(a, chunk);
     else
@@ -188,20 +197,9 @@ void run_strided(const StridedHead& h, int64_t chunk, const std::vector<int64_t>
   state = h.state0;
   int64_t t0 = 0;
   for (int64_t n : calls) {
-    DeltaHeadArgs a;
-    a.q = h.q.data() + t0 * h.qk_stride;
-    a.k = h.k.data() + t0 * h.qk_stride;
-    a.qk_stride = h.qk_stride;
-    a.v = h.v.data() + t0 * h.v_stride;
-    a.v_stride = h.v_stride;
-    a.g = h.g.data() + t0 * h.gb_stride;
-    a.beta = h.beta.data() + t0 * h.gb_stride;
-    a.gb_stride = h.gb_stride;
-    a.n_tokens = n;
-    a.state_size = h.S;
-    a.state = state.data();
-    a.out = strided_out.data() + t0 * h.out_stride;
-    a.out_stride = h.out_stride;
+    const DeltaHeadArgs a = call_args(h.q.data(), h.k.data(), h.qk_stride, h.v.data(), h.v_stride, h.g.data(),
+                                      h.beta.data(), h.gb_stride, h.S, t0, n, state.data(), strided_out.data(),
+                                      h.out_stride);
     if (chunk > 0)
       delta_rule_chunked(a, chunk);
     else
