@@ -50,7 +50,7 @@ void check_shape(const Shape& sh, uint32_t seed, float q_amplitude) {
   // One more row than the sequence: a position beyond the last new token must never be read.
   const std::vector<float> k = random_rows(rng, n_pos + 1, n_pos, sh.dk, k_stride, 1.0f);
   const std::vector<float> v = random_rows(rng, n_pos + 1, n_pos, sh.dv, v_stride, 1.0f);
-  std::vector<float> scores(static_cast<size_t>(n_pos), kNaN);
+  std::vector<float> scores(static_cast<size_t>(kAttentionScoreRows * n_pos), kNaN);
   // The job's rows sit after one guard row; every element that is not an output stays kGuard.
   std::vector<float> out(static_cast<size_t>((sh.n_new + 2) * out_stride), kGuard);
 
@@ -117,7 +117,7 @@ void check_shape(const Shape& sh, uint32_t seed, float q_amplitude) {
 std::vector<float> attend(const std::vector<float>& q, const std::vector<float>& k,
                           const std::vector<float>& v, int dk, int dv, int64_t first_token,
                           int64_t start, int64_t n_new) {
-  std::vector<float> scores(static_cast<size_t>(start + n_new));
+  std::vector<float> scores(static_cast<size_t>(kAttentionScoreRows * (start + n_new)));
   std::vector<float> out(static_cast<size_t>(n_new * dv));
   HeadAttentionArgs a;
   a.q = q.data() + first_token * dk;

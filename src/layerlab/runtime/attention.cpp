@@ -21,7 +21,6 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
-#include <vector>
 
 #include "layerlab/runtime/attention.h"
 
@@ -111,7 +110,7 @@ struct DimSplit {
 
 // Query tokens handled together: each K/V row loaded serves all of them, which cuts the
 // cache traffic that bounds this loop. AVX2 has 16 vector registers, AVX-512 and NEON 32.
-constexpr int kQueryTile = 4;
+constexpr int kQueryTile = kAttentionScoreRows;
 #if HWY_ARCH_X86 && HWY_TARGET > HWY_AVX3
 constexpr int kRegisters = 16;
 #else
@@ -330,14 +329,7 @@ void AttendTokens(const HeadAttentionArgs& a, int64_t t0, DimSplit split_k, DimS
 void AttendHead(const HeadAttentionArgs& a) {
   const DimSplit split_k(a.head_dim_k), split_v(a.head_dim_v);
   int64_t t = 0;
-  if (a.n_new >= kQueryTile) {
-    // A tile needs kQueryTile score rows; the caller's scratch holds one.
-    thread_local std::vector<float> tile_rows;
-    const size_t need = static_cast<size_t>(kQueryTile * (a.start + a.n_new));
-    if (tile_rows.size() < need) tile_rows.resize(need);
-    for (; t + kQueryTile <= a.n_new; t += kQueryTile)
-      AttendTokens<kQueryTile>(a, t, split_k, split_v, tile_rows.data());
-  }
+  for (; t + kQueryTile <= a.n_new; t += kQueryTile) AttendTokens<kQueryTile>(a, t, split_k, split_v, a.scores);
   for (; t < a.n_new; ++t) AttendTokens<1>(a, t, split_k, split_v, a.scores);
 }
 

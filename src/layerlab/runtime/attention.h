@@ -6,6 +6,9 @@
 
 namespace layerlab {
 
+// Score rows a call may use at once: query tokens are handled in tiles of this many.
+constexpr int kAttentionScoreRows = 4;
+
 struct HeadAttentionArgs {
   const float* q = nullptr;        // first new token's query head; rows q_stride apart
   int64_t q_stride = 0;
@@ -18,7 +21,7 @@ struct HeadAttentionArgs {
   int head_dim_k = 0;
   int head_dim_v = 0;
   float scale = 1.0f;              // kq_scale, 1/sqrt(head_dim_k)
-  float* scores = nullptr;         // scratch, at least start + n_new floats
+  float* scores = nullptr;         // scratch, kAttentionScoreRows * (start + n_new) floats
   float* out = nullptr;            // first new token's output head; rows out_stride apart
   int64_t out_stride = 0;
 };
@@ -26,8 +29,7 @@ struct HeadAttentionArgs {
 // out_t = sum_{j <= start+t} softmax_j(scale * q_t . k_j) v_j for each new token t.
 // The cache must already hold K/V of the new tokens (positions start .. start+n_new-1).
 // A token's output has the same bits however the tokens are split into calls (one prefill,
-// chunks, decode steps). Calls with n_new >= 4 also use a per-thread buffer of
-// 4 * (start + n_new) floats, kept for the thread's next calls.
+// chunks, decode steps).
 void attend_head(const HeadAttentionArgs& a);
 
 }  // namespace layerlab

@@ -84,7 +84,8 @@ void attention_block(const DenseModel& m, int slot, const DenseLayerWeights& L, 
   int64_t longest = 0;
   for (const SequenceChunk& ch : batch.chunks) longest = std::max(longest, ch.start + ch.n_tokens);
   const int64_t n_jobs = static_cast<int64_t>(batch.chunks.size()) * H;
-  float* scores = sized(s.scores, n_jobs * longest);
+  const int64_t scores_per_job = kAttentionScoreRows * longest;
+  float* scores = sized(s.scores, n_jobs * scores_per_job);
   float* attn = sized(s.attn, rows * H * dv);
   const int group = H / Hkv;  // GQA: query head h reads KV head h / group
   const float scale = 1.0f / std::sqrt(static_cast<float>(dk));
@@ -104,7 +105,7 @@ void attention_block(const DenseModel& m, int slot, const DenseLayerWeights& L, 
       a.head_dim_k = dk;
       a.head_dim_v = dv;
       a.scale = scale;
-      a.scores = scores + job * longest;
+      a.scores = scores + job * scores_per_job;
       a.out = attn + ch.first_row * H * dv + h * dv;
       a.out_stride = int64_t{H} * dv;
       attend_head(a);

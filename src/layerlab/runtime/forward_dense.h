@@ -59,7 +59,7 @@ struct DenseScratch {
   std::vector<float> gate;    // [rows][F]
   std::vector<float> up;      // [rows][F]
   std::vector<float> out_x;   // [outputs][E] final hidden state of the output rows
-  std::vector<float> scores;  // [jobs][longest sequence] attention weights
+  std::vector<float> scores;  // [jobs][kAttentionScoreRows x longest sequence] attention weights
   std::vector<float> q_gate;  // [rows][H*dk] gated attention: the gate half of attn_q's output
   MoeScratch moe;
   DeltaNetScratch deltanet;
