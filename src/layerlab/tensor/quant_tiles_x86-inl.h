@@ -26,17 +26,12 @@ HWY_INLINE float HSum256(__m256 v) {
 HWY_INLINE __m256i Load256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
 
 // Decode streams the weights once, and one core's streaming speed is limited by memory latency:
-// while a tile's rows are read, fetch the same place of the rows that come next. DecodeStreams
-// passes that distance (one row: its rows come from R distant runs); otherwise, for a tile of
-// R consecutive rows, it is the next tile (a measured 1.5-2.5x on one core over no prefetch).
-// Prefetches past the matrix are harmless.
-template <int R, int T, class Block>
-HWY_INLINE ptrdiff_t NextTileDistance(const Block* const* w) {
-  if constexpr (T == 1 && R > 1) return R * (reinterpret_cast<const char*>(w[1]) - reinterpret_cast<const char*>(w[0]));
-  return 0;
-}
+// while a block of a row is read, fetch the same place `ahead` bytes further, in the row that
+// is read next (DecodeStreams passes one row: its tile's rows come from R distant runs; a
+// measured 1.5-2.5x on one core over no prefetch). 0: no prefetch (prefill, where rows are
+// reused across tokens). Prefetches past the matrix are harmless.
 template <int T, class Block>
-HWY_INLINE void PrefetchNextTile(const Block* b, ptrdiff_t ahead) {
+HWY_INLINE void PrefetchAhead(const Block* b, ptrdiff_t ahead) {
   if constexpr (T == 1) {
     const char* p = reinterpret_cast<const char*>(b) + ahead;
     for (size_t off = 0; off < sizeof(Block); off += 64) _mm_prefetch(p + off, _MM_HINT_T0);
@@ -73,19 +68,18 @@ HWY_INLINE __m256i LoadWeight(const BlockQ5_0& b) {
 // Q4_0 and Q5_0 weights (|w| <= 16) use the same kernel after unpacking to bytes.
 template <int R, int T, bool kSplit, class Block = BlockQ8_0>
 HWY_INLINE void TileQ8_0x256(int64_t nb, const Block* const* w, const BlockQ8_0* const* a, float* out,
-                             ptrdiff_t prefetch_ahead = -1) {
+                             ptrdiff_t ahead = 0) {
   const __m256i ones = _mm256_set1_epi16(1);
   __m256 acc[2][R][T];
   for (int h = 0; h < 2; ++h)
     for (int r = 0; r < R; ++r)
       for (int t = 0; t < T; ++t) acc[h][r][t] = _mm256_setzero_ps();
-  const ptrdiff_t ahead = prefetch_ahead >= 0 ? prefetch_ahead : NextTileDistance<R, T>(w);
   for (int64_t i = 0; i < nb; ++i) {
     const int h = kSplit ? static_cast<int>(i & 1) : 0;
     __m256i wv[R], aw[R];
     float dw[R];
     for (int r = 0; r < R; ++r) {
-      if (ahead) PrefetchNextTile<T>(w[r] + i, ahead);
+      if (ahead) PrefetchAhead<T>(w[r] + i, ahead);
       wv[r] = LoadWeight(w[r][i]);
       aw[r] = _mm256_sign_epi8(wv[r], wv[r]);
       dw[r] = HalfToFloat(w[r][i].d);
@@ -245,8 +239,8 @@ constexpr int64_t kPackRows = 16;  // rows unpacked at once (the matmul's row ti
 // faster for one token; the split keeps both bit-identical.
 template <int R, int T, class Block = BlockQ8_0>
 HWY_INLINE void TileQ8_0(int64_t nb, const Block* const* w, const BlockQ8_0* const* a, float* out,
-                         ptrdiff_t prefetch_ahead = -1) {
-  if constexpr (T == 1) TileQ8_0x256<R, 1, true, Block>(nb, w, a, out, prefetch_ahead);
+                         ptrdiff_t ahead = 0) {
+  if constexpr (T == 1) TileQ8_0x256<R, 1, true, Block>(nb, w, a, out, ahead);
   else TileQ8_0x512<R, T, Block>(nb, w, a, out);
 }
 constexpr int kQ8TileRows = 4, kQ8TileTokens = 4;
@@ -256,8 +250,8 @@ constexpr int kLegacyTileRows = 4, kLegacyTileTokens = 4;
 #else
 template <int R, int T, class Block = BlockQ8_0>
 HWY_INLINE void TileQ8_0(int64_t nb, const Block* const* w, const BlockQ8_0* const* a, float* out,
-                         ptrdiff_t prefetch_ahead = -1) {
-  TileQ8_0x256<R, T, false, Block>(nb, w, a, out, prefetch_ahead);
+                         ptrdiff_t ahead = 0) {
+  TileQ8_0x256<R, T, false, Block>(nb, w, a, out, ahead);
 }
 constexpr int kQ8TileRows = 2, kQ8TileTokens = 4, kQ8DecodeRows = 4;
 constexpr int kLegacyTileRows = 2, kLegacyTileTokens = 4;
@@ -442,10 +436,9 @@ HWY_NOINLINE void PrefillQ4_K(const std::byte* w, size_t ws, int64_t n_rows, con
 // identical results.
 template <int R, int T, bool kSplit = false>
 HWY_INLINE void TileQ4_Kx256(int64_t nb, const BlockQ4_K* const* w, const BlockQ8_K* const* a, float* out,
-    ptrdiff_t prefetch_ahead = -1) {
+    ptrdiff_t ahead = 0) {
   constexpr int H = kSplit ? 2 : 1;
   const __m256i low4 = _mm256_set1_epi8(0x0F);
-  const ptrdiff_t ahead = prefetch_ahead >= 0 ? prefetch_ahead : NextTileDistance<R, T>(w);
   __m256 acc[H][R][T];
   for (int h = 0; h < H; ++h)
     for (int r = 0; r < R; ++r)
@@ -453,7 +446,7 @@ HWY_INLINE void TileQ4_Kx256(int64_t nb, const BlockQ4_K* const* w, const BlockQ
   for (int64_t i = 0; i < nb; ++i) {
     alignas(16) uint8_t sc[R][16];  // 8 scales, then 8 mins
     if (ahead)
-      for (int r = 0; r < R; ++r) PrefetchNextTile<T>(w[r] + i, ahead);
+      for (int r = 0; r < R; ++r) PrefetchAhead<T>(w[r] + i, ahead);
     for (int r = 0; r < R; ++r) k4_unpack_scales_mins(w[r][i].scales, sc[r]);
     __m256i sc16[R];  // the 8 scales as int16, in both 128-bit halves
     for (int r = 0; r < R; ++r)
@@ -506,14 +499,14 @@ HWY_INLINE void TileQ4_Kx256(int64_t nb, const BlockQ4_K* const* w, const BlockQ
 
 template <int R, int T>
 HWY_INLINE void TileQ4_K(int64_t nb, const BlockQ4_K* const* w, const BlockQ8_K* const* a, float* out,
-                         ptrdiff_t prefetch_ahead = -1) {
+                         ptrdiff_t ahead = 0) {
 #if HWY_TARGET == HWY_AVX3_DL
   // Decode only (prefill is PrefillQ4_K): 256-bit (measured faster for one token), split to
   // match the 512-bit lanes.
   static_assert(T == 1, "Q4_K prefill on AVX3_DL goes through PrefillQ4_K");
-  TileQ4_Kx256<R, 1, true>(nb, w, a, out, prefetch_ahead);
+  TileQ4_Kx256<R, 1, true>(nb, w, a, out, ahead);
 #else
-  TileQ4_Kx256<R, T>(nb, w, a, out, prefetch_ahead);
+  TileQ4_Kx256<R, T>(nb, w, a, out, ahead);
 #endif
 }
 
@@ -529,7 +522,7 @@ HWY_INLINE void TileQ4_K(int64_t nb, const BlockQ4_K* const* w, const BlockQ8_K*
 // on this target, decode and vec_dot included.
 template <int R, int T>
 HWY_INLINE void TileQ6_Kx512(int64_t nb, const BlockQ6_K* const* w, const BlockQ8_K* const* a, float* out,
-    ptrdiff_t prefetch_ahead = -1) {
+    ptrdiff_t ahead = 0) {
   const __m512i low4 = _mm512_set1_epi8(0x0F), bits45 = _mm512_set1_epi8(0x30);
   auto halves = [](int lo, int hi) {
     return _mm512_inserti64x4(_mm512_set1_epi16(static_cast<short>(lo)), _mm256_set1_epi16(static_cast<short>(hi)), 1);
@@ -539,11 +532,10 @@ HWY_INLINE void TileQ6_Kx512(int64_t nb, const BlockQ6_K* const* w, const BlockQ
   __m512 acc[R][T];
   for (int r = 0; r < R; ++r)
     for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
-  const ptrdiff_t ahead = prefetch_ahead >= 0 ? prefetch_ahead : NextTileDistance<R, T>(w);
   for (int64_t i = 0; i < nb; ++i) {
     __m512i isum[R][T], sc16[R];
     if (ahead)
-      for (int r = 0; r < R; ++r) PrefetchNextTile<T>(w[r] + i, ahead);
+      for (int r = 0; r < R; ++r) PrefetchAhead<T>(w[r] + i, ahead);
     for (int r = 0; r < R; ++r) {
       const __m256i s16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w[r][i].scales)));
       sc16[r] = _mm512_castsi256_si512(s16);
@@ -592,16 +584,15 @@ HWY_INLINE void TileQ6_Kx512(int64_t nb, const BlockQ6_K* const* w, const BlockQ
 
 template <int R, int T>
 HWY_INLINE void TileQ6_Kx256(int64_t nb, const BlockQ6_K* const* w, const BlockQ8_K* const* a, float* out,
-    ptrdiff_t prefetch_ahead = -1) {
+    ptrdiff_t ahead = 0) {
   const __m256i low4 = _mm256_set1_epi8(0x0F), bits45 = _mm256_set1_epi8(0x30);
   __m256 acc[R][T];
   for (int r = 0; r < R; ++r)
     for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_ps();
-  const ptrdiff_t ahead = prefetch_ahead >= 0 ? prefetch_ahead : NextTileDistance<R, T>(w);
   for (int64_t i = 0; i < nb; ++i) {
     __m256i isum[R][T];
     if (ahead)
-      for (int r = 0; r < R; ++r) PrefetchNextTile<T>(w[r] + i, ahead);
+      for (int r = 0; r < R; ++r) PrefetchAhead<T>(w[r] + i, ahead);
     for (int r = 0; r < R; ++r) {
       // 32 · Σ_j sc_j bsum_j, per lane pairs of sub-blocks (madd of int16 scales and sums).
       const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w[r][i].scales)));
@@ -647,11 +638,11 @@ HWY_INLINE void TileQ6_Kx256(int64_t nb, const BlockQ6_K* const* w, const BlockQ
 
 template <int R, int T>
 HWY_INLINE void TileQ6_K(int64_t nb, const BlockQ6_K* const* w, const BlockQ8_K* const* a, float* out,
-                         ptrdiff_t prefetch_ahead = -1) {
+                         ptrdiff_t ahead = 0) {
 #if HWY_TARGET == HWY_AVX3_DL
-  TileQ6_Kx512<R, T>(nb, w, a, out, prefetch_ahead);
+  TileQ6_Kx512<R, T>(nb, w, a, out, ahead);
 #else
-  TileQ6_Kx256<R, T>(nb, w, a, out, prefetch_ahead);
+  TileQ6_Kx256<R, T>(nb, w, a, out, ahead);
 #endif
 }
 
@@ -758,14 +749,15 @@ HWY_INLINE void PrefillPacked(const Block* w, size_t ws, int64_t n_rows, const s
 }
 #endif
 
-// Q8_0, Q4_0 and Q5_0 weights against Q8_0 activations. Decode (one token): DecodeStreams. With VNNI every type goes through the packed prefill and the split decode kernel (the
-// same lanes); otherwise Q8_0 uses TileQ8_0 and Q4_0 / Q5_0 the 256-bit kernel.
+// Q8_0, Q4_0 and Q5_0 weights against Q8_0 activations. Decode (one token): DecodeStreams.
+// With VNNI every type goes through the packed prefill and the split decode kernel (the same
+// lanes); otherwise Q8_0 uses TileQ8_0 and Q4_0 / Q5_0 the 256-bit kernel.
 template <class Block>
 HWY_INLINE void GemmQ8Family(const Block* w, size_t ws, int64_t n_rows, const std::byte* a, size_t as,
                              int64_t n_tokens, int64_t nb, float* y, size_t ys) {
   constexpr bool kQ8 = std::is_same_v<Block, BlockQ8_0>;
   auto k = []<int R, int T>(int64_t n_blocks, const Block* const* wr, const BlockQ8_0* const* at, float* o,
-                            ptrdiff_t ahead = -1) {
+                            ptrdiff_t ahead = 0) {
     if constexpr (kQ8 || HWY_TARGET == HWY_AVX3_DL) TileQ8_0<R, T>(n_blocks, wr, at, o, ahead);
     else TileQ8_0x256<R, T, false>(n_blocks, wr, at, o, ahead);
   };
@@ -795,7 +787,7 @@ HWY_INLINE bool GemmQuantX86(GgmlType type, const std::byte* w, size_t ws, int64
       return true;
     case GgmlType::Q4_K: {
       auto k = []<int R, int T>(int64_t nb, const BlockQ4_K* const* wr, const BlockQ8_K* const* at, float* o,
-                                ptrdiff_t ahead = -1) { TileQ4_K<R, T>(nb, wr, at, o, ahead); };
+                                ptrdiff_t ahead = 0) { TileQ4_K<R, T>(nb, wr, at, o, ahead); };
       if (decode) DecodeStreams<BlockQ4_K, BlockQ8_K, 4>(k, n / kQKK, w, ws, n_rows, a, y);
 #if HWY_TARGET == HWY_AVX3_DL
       else PrefillQ4_K(w, ws, n_rows, a, as, n_tokens, n / kQKK, y, ys);
@@ -806,7 +798,7 @@ HWY_INLINE bool GemmQuantX86(GgmlType type, const std::byte* w, size_t ws, int64
     }
     case GgmlType::Q6_K: {
       auto k = []<int R, int T>(int64_t nb, const BlockQ6_K* const* wr, const BlockQ8_K* const* at, float* o,
-                                ptrdiff_t ahead = -1) { TileQ6_K<R, T>(nb, wr, at, o, ahead); };
+                                ptrdiff_t ahead = 0) { TileQ6_K<R, T>(nb, wr, at, o, ahead); };
       if (decode) DecodeStreams<BlockQ6_K, BlockQ8_K, 4>(k, n / kQKK, w, ws, n_rows, a, y);
       else RunTiles<BlockQ6_K, BlockQ8_K, kKTileRows, kKTileTokens>(k, n / kQKK, w, ws, n_rows, a, as, n_tokens, y, ys);
       return true;
