@@ -86,7 +86,20 @@ void DeltaRuleRecurrent(const DeltaHeadArgs& a) {
   }
 }
 
-// --- Chunked form: C (=|+=|-=) A B in double ------------------------------------------------------
+// --- Chunked form --------------------------------------------------------------------------------
+//
+// Within a chunk of L tokens with cumulative log decay G_t (from the chunk start) and the
+// state M0 before it, the recurrence unrolls to
+//   M_t = e^{G_t} M0 + sum_{s<=t} e^{G_t - G_s} u_s k_s^T,
+//   u_t = beta_t (v_t - e^{G_t} M0 k_t - sum_{s<t} e^{G_t - G_s} (k_s.k_t) u_s),
+// i.e. (I + A) U = beta V - (beta e^G K) M0^T with A_ts = beta_t e^{G_t-G_s} k_t.k_s (s < t):
+// one forward substitution per chunk gives W = (I+A)^-1 (beta e^G K) and
+// V' = (I+A)^-1 (beta V), so U = V' - W M0^T. Then
+//   o_t = e^{G_t} M0 q_t + sum_{s<=t} e^{G_t-G_s} (q_t.k_s) u_s,
+//   M_L = e^{G_L} M0 + sum_s e^{G_L-G_s} u_s k_s^T.
+// The chunk-local quantities are kept in double, so the result equals the float recurrence
+// to float rounding. Every step below is a small product C (=|+=|-=) A B in double.
+
 
 using DD = hn::ScalableTag<double>;
 enum class Acc { kAssign, kAdd, kSub };
